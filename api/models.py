@@ -1,0 +1,70 @@
+"""The endpoint's records: API keys, and the images it hands out by URL for an hour."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "dkai_"
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True, owner__is_active=True)
+
+
+class ApiKey(models.Model):
+    """A key for the endpoint. Only a SHA-256 of the key is kept; the key is shown once.
+
+    SHA-256 (not a slow password hash) is right here: keys are 256 random bits, so there is
+    nothing to brute-force, and every request has to look its key up fast.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(
+        max_length=16, help_text="The first characters of the key, to recognise it."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'}, {self.owner})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+def issued_image_upload_to(instance: IssuedImage, filename: str) -> str:
+    # Random names, sharded by date so that no folder grows without bound; the URL that reaches
+    # them is signed and expires, and the files are pruned after the same hour.
+    return (
+        f"api-results/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}{filename[filename.rfind('.') :]}"
+    )
+
+
+class IssuedImage(models.Model):
+    """An image the endpoint answered with as a ``url``: kept for an hour, then pruned."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="+")
+    file = models.FileField(upload_to=issued_image_upload_to, max_length=255)
+    content_type = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return str(self.id)

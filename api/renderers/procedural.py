@@ -1,0 +1,321 @@
+"""The built-in procedural renderer: a prompt's words become palette and shapes. Not AI.
+
+The same prompt and index always give the same image (the seed is a hash of both); different
+prompts, and different images of one request, look different. Colour words ("ocean", "sunset",
+"forest", "neon", "dark" …) steer the palette, subject words ("mountain", "wave", "city",
+"star" …) pick the motifs, and everything else is decided by the seed. A 1024x1024 PNG takes
+tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import io
+import math
+import random
+import re
+from collections.abc import Callable
+
+from PIL import Image, ImageChops, ImageDraw
+
+from novisurf.protocol import CONTENT_TYPES, GenerationRequest
+
+from . import RenderedImage
+
+HUE_WORDS: dict[str, float] = {
+    "red": 0,
+    "crimson": 350,
+    "rose": 345,
+    "pink": 330,
+    "magenta": 300,
+    "purple": 275,
+    "violet": 270,
+    "lavender": 260,
+    "indigo": 240,
+    "night": 232,
+    "blue": 220,
+    "sky": 205,
+    "ocean": 210,
+    "sea": 200,
+    "water": 195,
+    "ice": 190,
+    "snow": 200,
+    "cyan": 185,
+    "teal": 175,
+    "mint": 155,
+    "green": 125,
+    "forest": 130,
+    "tree": 110,
+    "leaf": 95,
+    "lime": 85,
+    "yellow": 55,
+    "gold": 46,
+    "sun": 42,
+    "desert": 36,
+    "sand": 40,
+    "orange": 28,
+    "autumn": 25,
+    "sunset": 18,
+    "fire": 10,
+    "lava": 5,
+    "coffee": 25,
+    "cloud": 210,
+    "dashboard": 215,
+}
+DARK_WORDS = {"dark", "night", "midnight", "noir", "shadow", "space", "galaxy", "moody", "black"}
+LIGHT_WORDS = {"light", "pastel", "soft", "white", "snow", "clean", "minimal", "airy", "morning"}
+VIVID_WORDS = {"neon", "vivid", "bright", "electric", "bold", "saturated", "psychedelic"}
+
+MOTIF_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "circle",
+            "circles",
+            "sun",
+            "moon",
+            "planet",
+            "bubble",
+            "bubbles",
+            "dot",
+            "dots",
+            "orb",
+            "ball",
+        ],
+        "orbs",
+    ),
+    **dict.fromkeys(
+        ["mountain", "mountains", "peak", "hill", "hills", "landscape", "valley"], "ridges"
+    ),
+    **dict.fromkeys(["wave", "waves", "ocean", "sea", "water", "river", "lake", "flow"], "waves"),
+    **dict.fromkeys(
+        [
+            "city",
+            "building",
+            "buildings",
+            "tower",
+            "skyline",
+            "dashboard",
+            "product",
+            "grid",
+            "interface",
+            "block",
+            "blocks",
+            "cube",
+        ],
+        "blocks",
+    ),
+    **dict.fromkeys(["star", "stars", "night", "galaxy", "space", "sky", "snow", "rain"], "stars"),
+    **dict.fromkeys(["triangle", "crystal", "geometric", "shard", "prism", "diamond"], "shards"),
+    **dict.fromkeys(["line", "lines", "stripe", "stripes", "road", "speed", "light"], "rays"),
+}
+ALL_MOTIFS = ("orbs", "ridges", "waves", "blocks", "stars", "shards", "rays")
+
+
+def render(request: GenerationRequest) -> list[RenderedImage]:
+    width, height = request.dimensions
+    output_format = request.options.get("output_format", "png")
+    transparent = request.options.get("background") == "transparent" and output_format != "jpeg"
+    quality = request.options.get("output_compression")
+    return [
+        RenderedImage(
+            data=_encode(
+                compose(request.prompt, index, width, height, transparent=transparent),
+                output_format,
+                quality,
+            ),
+            content_type=CONTENT_TYPES[output_format],
+        )
+        for index in range(request.n)
+    ]
+
+
+def compose(
+    prompt: str, index: int, width: int, height: int, *, transparent: bool = False
+) -> Image.Image:
+    """The picture for ``prompt``'s ``index``-th image, as an RGBA image."""
+    words = re.findall(r"[a-z]+", prompt.lower())
+    digest = hashlib.sha256(f"{prompt}\x00{index}".encode()).digest()
+    rng = random.Random(digest)
+    palette = _palette(words, rng)
+
+    if transparent:
+        image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    else:
+        image = _gradient(width, height, palette[0], palette[1], rng)
+
+    motifs = list(dict.fromkeys(MOTIF_WORDS[w] for w in words if w in MOTIF_WORDS))
+    while len(motifs) < 2:
+        choice = rng.choice(ALL_MOTIFS)
+        if choice not in motifs:
+            motifs.append(choice)
+    for motif in motifs[:3]:
+        layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+        MOTIFS[motif](ImageDraw.Draw(layer), width, height, palette, rng)
+        image.alpha_composite(layer)
+    return image
+
+
+def _palette(words: list[str], rng: random.Random) -> list[tuple[int, int, int]]:
+    hues = [HUE_WORDS[w] for w in words if w in HUE_WORDS]
+    base = (hues[0] if hues else rng.uniform(0, 360)) + rng.uniform(-12, 12)
+    second = hues[1] if len(hues) > 1 else base + rng.choice((30, 150, 180, 210, -40))
+    dark = any(w in DARK_WORDS for w in words)
+    light = any(w in LIGHT_WORDS for w in words) and not dark
+    vivid = any(w in VIVID_WORDS for w in words)
+    sat = rng.uniform(0.75, 1.0) if vivid else rng.uniform(0.35, 0.7)
+    if dark:
+        background = [(base, 0.12, sat * 0.8), (second, 0.22, sat)]
+        accents = [0.55, 0.7, 0.85]
+    elif light:
+        background = [(base, 0.93, sat * 0.5), (second, 0.82, sat * 0.6)]
+        accents = [0.45, 0.6, 0.72]
+    else:
+        background = [(base, rng.uniform(0.3, 0.45), sat), (second, rng.uniform(0.55, 0.7), sat)]
+        accents = [0.25, 0.6, 0.85]
+    colours = background + [
+        (h + rng.uniform(-20, 20), lum, min(1.0, sat + 0.15))
+        for h, lum in zip((second, base + 180, base + 40), accents, strict=True)
+    ]
+    return [_hls(h, lum, s) for h, lum, s in colours]
+
+
+def _hls(hue: float, lum: float, sat: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hls_to_rgb((hue % 360) / 360, lum, sat)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _gradient(
+    width: int, height: int, top: tuple, bottom: tuple, rng: random.Random
+) -> Image.Image:
+    vertical = Image.linear_gradient("L")
+    direction = rng.choice(("vertical", "vertical", "horizontal", "diagonal"))
+    if direction == "horizontal":
+        mask = vertical.transpose(Image.Transpose.ROTATE_90)
+    elif direction == "diagonal":
+        mask = ImageChops.add(vertical, vertical.transpose(Image.Transpose.ROTATE_90), scale=2)
+    else:
+        mask = vertical
+    mask = mask.resize((width, height), Image.Resampling.BILINEAR)
+    return Image.composite(
+        Image.new("RGBA", (width, height), (*bottom, 255)),
+        Image.new("RGBA", (width, height), (*top, 255)),
+        mask,
+    )
+
+
+def _rgba(colour: tuple[int, int, int], alpha: int) -> tuple[int, int, int, int]:
+    return (*colour, alpha)
+
+
+def _orbs(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    scale = min(w, h)
+    for _ in range(rng.randint(3, 7)):
+        r = rng.uniform(0.05, 0.28) * scale
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        colour = rng.choice(palette[2:])
+        for ring in range(4):  # soft halo, then the body
+            rr = r * (1.6 - ring * 0.2)
+            draw.ellipse((x - rr, y - rr, x + rr, y + rr), fill=_rgba(colour, 25 + ring * 40))
+
+
+def _ridges(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    layers = rng.randint(3, 5)
+    for i in range(layers):
+        base = h * (0.45 + 0.5 * i / layers)
+        points = [(0, h)]
+        x = 0.0
+        while x <= w:
+            points.append((x, base - rng.uniform(0.05, 0.3) * h * (1 - i / (layers + 1))))
+            x += rng.uniform(0.06, 0.18) * w
+        points += [(w, base - rng.uniform(0, 0.1) * h), (w, h)]
+        draw.polygon(points, fill=_rgba(palette[2 + i % 3], 120 + 25 * i))
+
+
+def _waves(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    for i in range(rng.randint(4, 7)):
+        amp = rng.uniform(0.02, 0.07) * h
+        freq = rng.uniform(1, 3.5) * 2 * math.pi / w
+        phase = rng.uniform(0, 2 * math.pi)
+        base = h * (0.35 + 0.1 * i)
+        step = max(4, w // 128)
+        points = [(x, base + amp * math.sin(freq * x + phase)) for x in range(0, w + step, step)]
+        draw.polygon([*points, (w, h), (0, h)], fill=_rgba(palette[2 + i % 3], 70))
+
+
+def _blocks(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    cols = rng.randint(4, 9)
+    cell = w / cols
+    for c in range(cols):
+        top = rng.uniform(0.2, 0.75) * h
+        pad = cell * rng.uniform(0.06, 0.2)
+        draw.rounded_rectangle(
+            (c * cell + pad, top, (c + 1) * cell - pad, h),
+            radius=int(cell * 0.08),
+            fill=_rgba(rng.choice(palette[2:]), rng.randint(110, 200)),
+        )
+        for row in range(int((h - top) / (cell * 0.5))):  # windows / panels
+            if rng.random() < 0.5:
+                y = top + pad + row * cell * 0.5
+                draw.rectangle(
+                    (c * cell + 2 * pad, y, (c + 1) * cell - 2 * pad, y + cell * 0.18),
+                    fill=_rgba(palette[4], 90),
+                )
+
+
+def _stars(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    for _ in range(rng.randint(80, 220)):
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        r = rng.uniform(0.5, 2.5) * max(1, min(w, h) / 512)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, rng.randint(90, 240)))
+
+
+def _shards(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    for _ in range(rng.randint(5, 12)):
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        size = rng.uniform(0.08, 0.3) * min(w, h)
+        points = [
+            (cx + size * math.cos(a), cy + size * math.sin(a))
+            for a in sorted(rng.uniform(0, 2 * math.pi) for _ in range(3))
+        ]
+        draw.polygon(points, fill=_rgba(rng.choice(palette[2:]), rng.randint(70, 170)))
+
+
+def _rays(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: random.Random) -> None:
+    ox, oy = rng.choice(((0, 0), (w, 0), (w / 2, h), (0, h / 2)))
+    reach = math.hypot(w, h)
+    for _ in range(rng.randint(6, 14)):
+        a = rng.uniform(0, 2 * math.pi)
+        spread = rng.uniform(0.01, 0.05)
+        draw.polygon(
+            [
+                (ox, oy),
+                (ox + reach * math.cos(a - spread), oy + reach * math.sin(a - spread)),
+                (ox + reach * math.cos(a + spread), oy + reach * math.sin(a + spread)),
+            ],
+            fill=_rgba(rng.choice(palette[2:]), rng.randint(30, 90)),
+        )
+
+
+MOTIFS: dict[str, Callable[..., None]] = {
+    "orbs": _orbs,
+    "ridges": _ridges,
+    "waves": _waves,
+    "blocks": _blocks,
+    "stars": _stars,
+    "shards": _shards,
+    "rays": _rays,
+}
+
+
+def _encode(image: Image.Image, output_format: str, quality: int | None) -> bytes:
+    buffer = io.BytesIO()
+    if output_format == "jpeg":
+        image.convert("RGB").save(buffer, "JPEG", quality=quality or 90)
+    elif output_format == "webp":
+        image.save(buffer, "WEBP", quality=quality or 90)
+    else:
+        if image.getextrema()[3] == (255, 255):
+            image = image.convert("RGB")  # opaque: no alpha channel to store
+        image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()

@@ -1,0 +1,154 @@
+"""The endpoint's business rules: API keys, rate limits, generations and the images issued by URL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
+from django.db import transaction
+from django.utils import timezone
+
+from novisurf.protocol import URL_LIFETIME_SECONDS, GenerationRequest
+
+from . import renderers
+from .models import KEY_PREFIX, ApiKey, IssuedImage
+
+# last_used_at is written at most this often per key, so that a busy key does not turn every
+# request into a database write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
+_signer = TimestampSigner(salt="novisurf.api.issued-image")
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def apikey_create(*, owner, name: str = "") -> tuple[ApiKey, str]:
+    """Make a key for ``owner``; returns the row and the raw key, which is never stored."""
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        owner=owner, name=name, prefix=raw_key[:12], key_hash=hash_key(raw_key)
+    )
+    return api_key, raw_key
+
+
+def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching ``raw_key``, its use recorded; ``None`` for anything else."""
+    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
+        return None
+    api_key = (
+        ApiKey.objects.active().select_related("owner").filter(key_hash=hash_key(raw_key)).first()
+    )
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 60) -> int | None:
+    """Count one request for ``api_key``; the seconds to wait if it is over its rate, else None.
+
+    A fixed window per key in the cache: ``add`` then ``incr`` are atomic in every Django cache
+    backend that is shared between processes (database, Redis, Memcached).
+    """
+    limit = settings.NOVISURF_RATE_LIMIT_PER_MINUTE if limit is None else limit
+    if limit <= 0:
+        return None
+    now = time.time()
+    window_start = int(now // window) * window
+    cache_key = f"novisurf:rate:{api_key.pk}:{window_start}"
+    cache.add(cache_key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=window + 5)
+        count = 1
+    if count > limit:
+        return max(1, int(window_start + window - now + 0.999))
+    return None
+
+
+@dataclass(frozen=True)
+class GenerationAnswer:
+    created: int
+    data: list[dict]
+
+
+def generation_answer(
+    *, request: GenerationRequest, api_key: ApiKey, absolute_url
+) -> GenerationAnswer:
+    """Render or forward ``request`` and shape the OpenAI answer.
+
+    ``absolute_url(path)`` makes an issued image's path absolute for the caller.
+    """
+    images = renderers.render(request)
+    data: list[dict] = []
+    for image in images:
+        item: dict = {}
+        if request.response_format == "b64_json":
+            item["b64_json"] = base64.b64encode(image.data).decode("ascii")
+        else:
+            issued = issued_image_create(
+                api_key=api_key, data=image.data, content_type=image.content_type
+            )
+            item["url"] = absolute_url(issued_image_path(issued))
+        if image.revised_prompt:
+            item["revised_prompt"] = image.revised_prompt
+        data.append(item)
+    issued_images_prune()
+    return GenerationAnswer(created=int(time.time()), data=data)
+
+
+def issued_image_create(*, api_key: ApiKey | None, data: bytes, content_type: str) -> IssuedImage:
+    issued = IssuedImage(api_key=api_key, content_type=content_type)
+    issued.file.save(f"image{EXTENSIONS.get(content_type, '.bin')}", ContentFile(data), save=False)
+    issued.save()
+    return issued
+
+
+def issued_image_path(issued: IssuedImage) -> str:
+    from django.urls import reverse
+
+    return reverse("api:issued-image", kwargs={"token": _signer.sign(issued.pk.hex)})
+
+
+def issued_image_get(*, token: str) -> IssuedImage:
+    """The image a signed, unexpired token names; ``IssuedImage.DoesNotExist`` otherwise."""
+    try:
+        image_id = _signer.unsign(token, max_age=URL_LIFETIME_SECONDS)
+    except (BadSignature, SignatureExpired):
+        raise IssuedImage.DoesNotExist from None
+    return IssuedImage.objects.get(pk=image_id)
+
+
+def issued_images_prune(*, older_than: int = URL_LIFETIME_SECONDS) -> int:
+    """Delete images whose URLs have expired, files included (after the rows are gone)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    expired = list(IssuedImage.objects.filter(created_at__lt=cutoff)[:200])
+    if not expired:
+        return 0
+    names = [image.file.name for image in expired]
+    storage = IssuedImage._meta.get_field("file").storage
+    with transaction.atomic():
+        IssuedImage.objects.filter(pk__in=[image.pk for image in expired]).delete()
+        transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    return len(expired)

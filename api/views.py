@@ -1,0 +1,217 @@
+"""The OpenAI-compatible endpoint: thin views that parse, call a service and answer JSON.
+
+Whatever a client sends, the answer is the OpenAI error envelope with a status it can act on,
+never an HTML error page.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from novisurf.protocol import (
+    MAX_BODY_BYTES,
+    MODELS,
+    ProtocolError,
+    error_envelope,
+    validate_generation,
+)
+
+from . import renderers, services
+from .models import IssuedImage
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(error: ProtocolError) -> JsonResponse:
+    response = JsonResponse(error.envelope(), status=error.status)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="novisurf"'
+    return response
+
+
+def api_view(methods: tuple[str, ...]):
+    """CSRF-exempt JSON view: wrong method is a 405, any crash a JSON 500, never an HTML page."""
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                response = error_response(
+                    ProtocolError(
+                        f"Method {request.method} is not allowed here; use {' or '.join(methods)}.",
+                        status=405,
+                        code="method_not_allowed",
+                    )
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except ProtocolError as error:
+                return error_response(error)
+            except Exception:
+                logger.exception("Unexpected error in %s", request.path)
+                return error_response(
+                    ProtocolError(
+                        "The server had an error while processing your request.",
+                        status=500,
+                        type="server_error",
+                        code="internal_error",
+                    )
+                )
+
+        return wrapper
+
+    return decorator
+
+
+def authenticate(request: HttpRequest):
+    """The key from ``X-API-Key`` or ``Authorization: Bearer``, or a 401."""
+    raw_key = request.headers.get("X-API-Key", "").strip()
+    if not raw_key:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            raw_key = credentials.strip()
+    if not raw_key:
+        raise ProtocolError(
+            "You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.",
+            status=401,
+            type="invalid_request_error",
+            code="invalid_api_key",
+        )
+    api_key = services.apikey_authenticate(raw_key=raw_key)
+    if api_key is None:
+        shown = raw_key[:8] + "…" if len(raw_key) > 8 else "…"
+        raise ProtocolError(
+            f"Incorrect API key provided: {shown}",
+            status=401,
+            type="invalid_request_error",
+            code="invalid_api_key",
+        )
+    return api_key
+
+
+def read_json_body(request: HttpRequest):
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ProtocolError(
+            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
+            status=413,
+            code="request_too_large",
+        )
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ProtocolError(
+            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
+            status=413,
+            code="request_too_large",
+        ) from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise ProtocolError(
+            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
+            status=413,
+            code="request_too_large",
+        )
+    if not raw.strip():
+        raise ProtocolError(
+            "The request body is empty; send a JSON object with a 'prompt'.", code="invalid_json"
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(
+            f"We could not parse the JSON body of your request: {exc}", code="invalid_json"
+        ) from None
+
+
+@api_view(("POST",))
+def images_generations(request: HttpRequest) -> JsonResponse:
+    api_key = authenticate(request)
+    wait = services.rate_limit_hit(api_key=api_key)
+    if wait is not None:
+        raise ProtocolError(
+            f"Rate limit reached for this API key; try again in {wait} s.",
+            status=429,
+            type="requests",
+            code="rate_limit_exceeded",
+            retry_after=wait,
+        )
+    generation = validate_generation(read_json_body(request), serves=renderers.serves)
+    answer = services.generation_answer(
+        request=generation, api_key=api_key, absolute_url=request.build_absolute_uri
+    )
+    return JsonResponse({"created": answer.created, "data": answer.data})
+
+
+@api_view(("GET",))
+def models_list(request: HttpRequest) -> JsonResponse:
+    authenticate(request)
+    return JsonResponse(
+        {
+            "object": "list",
+            "data": [
+                _model_object(spec.id, spec.owned_by)
+                for spec in MODELS.values()
+                if renderers.serves(spec.id)
+            ],
+        }
+    )
+
+
+@api_view(("GET",))
+def model_detail(request: HttpRequest, model: str) -> JsonResponse:
+    authenticate(request)
+    spec = MODELS.get(model)
+    if spec is None or not renderers.serves(model):
+        raise ProtocolError(
+            f"The model '{model}' does not exist", status=404, param="model", code="model_not_found"
+        )
+    return JsonResponse(_model_object(spec.id, spec.owned_by))
+
+
+def _model_object(model_id: str, owned_by: str) -> dict:
+    spec = MODELS[model_id]
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": 1735689600,
+        "owned_by": owned_by,
+        "name": spec.label,
+        "description": spec.description,
+        "sizes": list(spec.sizes),
+        "max_n": spec.max_n,
+    }
+
+
+@api_view(("GET", "HEAD"))
+def issued_image(request: HttpRequest, token: str) -> FileResponse:
+    """An image answered as a ``url``: no credentials, just the signed, hour-long token."""
+    try:
+        issued = services.issued_image_get(token=token)
+        handle = issued.file.open("rb")
+    except (IssuedImage.DoesNotExist, FileNotFoundError):
+        raise ProtocolError(
+            "This image link has expired or does not exist.", status=404, code="not_found"
+        ) from None
+    response = FileResponse(handle, content_type=issued.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    return JsonResponse(
+        error_envelope(f"Unknown endpoint: {request.method} /v1/{path}", code="unknown_url"),
+        status=404,
+    )

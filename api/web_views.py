@@ -1,0 +1,53 @@
+"""A person's own API keys, in the browser: list, make (shown once), revoke."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from novisurf.protocol import MODELS
+
+from . import services
+from .models import ApiKey
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label="Label",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. laptop script"}),
+    )
+
+
+@login_required
+def key_list(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        _, new_key = services.apikey_create(owner=request.user, name=form.cleaned_data["name"])
+        form = ApiKeyForm()
+    return render(
+        request,
+        "api/keys.html",
+        {
+            "keys": ApiKey.objects.filter(owner=request.user),
+            "form": form,
+            "new_key": new_key,
+            "base_url": request.build_absolute_uri("/v1"),
+            "models": [spec for spec in MODELS.values() if spec.procedural],
+        },
+    )
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = ApiKey.objects.filter(owner=request.user, pk=key_id).first()
+    if api_key is None:
+        raise Http404("No such key.")
+    services.apikey_revoke(api_key=api_key)
+    return redirect("keys:list")

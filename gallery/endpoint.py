@@ -1,0 +1,58 @@
+"""The gallery's way to the image endpoint: a client from settings, and the models it offers.
+
+The gallery reaches an endpoint only over HTTP, through :mod:`novisurf.client`, whether that
+endpoint is this site's own or a provider's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+
+from novisurf.client import ClientConfig, ClientError, ImageClient
+from novisurf.protocol import MODELS
+
+logger = logging.getLogger(__name__)
+MODELS_CACHE_SECONDS = 300
+IMAGE_MODEL_HINTS = ("image", "dall-e", "flux", "diffusion", "sdxl", "imagen", "procedural")
+
+
+def endpoint_client(*, read_timeout: float | None = None, max_retries: int = 3) -> ImageClient:
+    return ImageClient(
+        ClientConfig(
+            base_url=settings.NOVISURF_API_BASE,
+            api_key=settings.NOVISURF_API_KEY,
+            auth_header=settings.NOVISURF_AUTH_HEADER,
+            read_timeout=read_timeout or settings.NOVISURF_API_TIMEOUT,
+            max_retries=max_retries,
+            max_download_bytes=settings.NOVISURF_MAX_IMAGE_BYTES,
+        )
+    )
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """``(id, label)`` for the form: what the endpoint lists, where it answers, else what we know."""
+    cache_key = f"novisurf:models:{settings.NOVISURF_API_BASE}"
+    ids = cache.get(cache_key)
+    if ids is None:
+        try:
+            listed = endpoint_client(read_timeout=5, max_retries=0).list_models()
+        except ClientError as exc:
+            logger.info("The endpoint did not list its models (%s); offering the known ones.", exc)
+            listed = []
+        ids = [
+            m["id"]
+            for m in listed
+            if m["id"] in MODELS or any(hint in m["id"].lower() for hint in IMAGE_MODEL_HINTS)
+        ]
+        cache.set(cache_key, ids, MODELS_CACHE_SECONDS if ids else 30)
+    if not ids:
+        ids = list(MODELS)
+    return [(model_id, model_label(model_id)) for model_id in ids]
+
+
+def model_label(model_id: str) -> str:
+    spec = MODELS.get(model_id)
+    return spec.label if spec else model_id

@@ -1,0 +1,94 @@
+"""The generation form: its choices and its rules come from novisurf.protocol."""
+
+from __future__ import annotations
+
+from django import forms
+from taggit.utils import parse_tags
+
+from novisurf import protocol
+
+from .endpoint import model_choices
+
+
+class GenerationForm(forms.Form):
+    prompt = forms.CharField(
+        label="Prompt",
+        max_length=protocol.MAX_PROMPT_CHARS,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "A lighthouse on a cliff at dawn, soft pastel light",
+                "autofocus": True,
+            }
+        ),
+    )
+    model = forms.ChoiceField(label="Model")
+    n = forms.IntegerField(
+        label="Number of images", min_value=protocol.MIN_N, max_value=protocol.MAX_N, initial=1
+    )
+    size = forms.ChoiceField(
+        label="Size", choices=[(s, s) for s in protocol.ALL_SIZES], initial="1024x1024"
+    )
+    response_format = forms.ChoiceField(
+        label="Response format",
+        choices=[("url", "URL (downloaded at once)"), ("b64_json", "Base64 in the answer")],
+        initial=protocol.DEFAULT_RESPONSE_FORMAT,
+    )
+    tags = forms.CharField(
+        label="Tags",
+        required=False,
+        max_length=500,
+        help_text="Separate with commas.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. landscape, blue"}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = model_choices()
+        self.fields["model"].choices = choices
+        self.fields["model"].initial = (
+            protocol.DEFAULT_MODEL if protocol.DEFAULT_MODEL in dict(choices) else choices[0][0]
+        )
+        # The size list each model allows, for the page's script to narrow the Size menu.
+        self.sizes_by_model = {
+            model_id: list(protocol.sizes_for(model_id)) for model_id, _ in choices
+        }
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        if not prompt.strip():
+            raise forms.ValidationError("Write what the image should show.")
+        return prompt.strip()
+
+    def clean_tags(self) -> list[str]:
+        return [name[:100] for name in parse_tags(self.cleaned_data.get("tags", ""))][:20]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            protocol.validate_generation(
+                {
+                    "prompt": data["prompt"],
+                    "model": data["model"],
+                    "n": data["n"],
+                    "size": data["size"],
+                    "response_format": data["response_format"],
+                },
+                serves=lambda model: True,
+            )
+        except protocol.ProtocolError as error:
+            field = error.param if error.param in self.fields else None
+            self.add_error(field, error.message)
+        return data
+
+
+class TagForm(forms.Form):
+    tag = forms.CharField(label="Add tag", max_length=100)
+
+    def clean_tag(self) -> list[str]:
+        names = [name[:100] for name in parse_tags(self.cleaned_data["tag"])]
+        if not names:
+            raise forms.ValidationError("Type a tag name.")
+        return names

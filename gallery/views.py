@@ -1,0 +1,183 @@
+"""The gallery's pages: parse, call a service or a selector, render. Everything is per owner."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, services
+from .forms import GenerationForm, TagForm
+from .models import Generation, Image
+
+
+def _image_or_404(request: HttpRequest, image_id) -> Image:
+    try:
+        return selectors.image_get(owner=request.user, image_id=image_id)
+    except Image.DoesNotExist:
+        raise Http404("No such image.") from None
+
+
+def _generation_or_404(request: HttpRequest, generation_id) -> Generation:
+    try:
+        return selectors.generation_get(owner=request.user, generation_id=generation_id)
+    except Generation.DoesNotExist:
+        raise Http404("No such generation.") from None
+
+
+@login_required
+def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
+    tag = request.GET.get("tag", "").strip()
+    query = request.GET.get("q", "").strip()
+    images = selectors.image_list(owner=request.user, tag=tag or None, query=query or None)
+    page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "gallery/home.html",
+        {
+            "form": form or GenerationForm(),
+            "page": page,
+            "tag": tag,
+            "query": query,
+            "tags": selectors.tag_names(owner=request.user),
+            "recent": selectors.generation_list_recent(owner=request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def generate(request: HttpRequest) -> HttpResponse:
+    form = GenerationForm(request.POST)
+    if not form.is_valid():
+        return home(request, form=form)
+    generation = services.generation_create(owner=request.user, **form.cleaned_data)
+    return redirect("gallery:generation", generation_id=generation.pk)
+
+
+@login_required
+@require_GET
+def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
+    generation = _generation_or_404(request, generation_id)
+    return render(
+        request,
+        "gallery/generation.html",
+        {
+            "generation": generation,
+            "images": selectors.generation_images(generation=generation),
+        },
+    )
+
+
+@login_required
+@require_GET
+def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
+    """What the generation page polls: status, reasons, and the images stored so far."""
+    generation = _generation_or_404(request, generation_id)
+    images = selectors.generation_images(generation=generation)
+    return JsonResponse(
+        {
+            "status": generation.status,
+            "status_label": generation.get_status_display(),
+            "finished": generation.is_finished,
+            "error": generation.error,
+            "item_errors": generation.item_errors,
+            "images": [
+                {
+                    "id": str(image.pk),
+                    "index": image.index,
+                    "url": reverse("gallery:image", args=[image.pk]),
+                    "thumbnail": reverse("gallery:image-thumbnail", args=[image.pk]),
+                    "width": image.thumbnail_width,
+                    "height": image.thumbnail_height,
+                    "alt": image.prompt,
+                }
+                for image in images
+            ],
+        }
+    )
+
+
+@login_required
+@require_POST
+def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
+    generation = _generation_or_404(request, generation_id)
+    services.generation_retry(generation=generation)
+    return redirect("gallery:generation", generation_id=generation.pk)
+
+
+@login_required
+@require_GET
+def image_detail(request: HttpRequest, image_id) -> HttpResponse:
+    image = _image_or_404(request, image_id)
+    return render(request, "gallery/image.html", {"image": image, "tag_form": TagForm()})
+
+
+def _file_response(field, *, content_type: str | None = None) -> FileResponse:
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    response = FileResponse(handle, content_type=content_type)
+    # Private to its owner: browsers may keep it, shared caches must not.
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
+
+
+@login_required
+@require_GET
+def image_file(request: HttpRequest, image_id) -> FileResponse:
+    image = _image_or_404(request, image_id)
+    return _file_response(image.file, content_type=f"image/{image.format}")
+
+
+@login_required
+@require_GET
+def image_thumbnail(request: HttpRequest, image_id) -> FileResponse:
+    image = _image_or_404(request, image_id)
+    return _file_response(image.thumbnail, content_type="image/webp")
+
+
+@login_required
+@require_GET
+def image_download(request: HttpRequest, image_id) -> HttpResponse:
+    image = _image_or_404(request, image_id)
+    try:
+        data, filename = services.image_download(image=image)
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    response = HttpResponse(data, content_type=f"image/{image.format}")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_POST
+def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
+    image = _image_or_404(request, image_id)
+    form = TagForm(request.POST)
+    if not form.is_valid():
+        return render(request, "gallery/image.html", {"image": image, "tag_form": form}, status=400)
+    services.image_tag_add(image=image, names=form.cleaned_data["tag"])
+    return redirect("gallery:image", image_id=image.pk)
+
+
+@login_required
+@require_POST
+def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
+    image = _image_or_404(request, image_id)
+    services.image_tag_remove(image=image, name=name)
+    return redirect("gallery:image", image_id=image.pk)
+
+
+@login_required
+def image_delete(request: HttpRequest, image_id) -> HttpResponse:
+    image = _image_or_404(request, image_id)
+    if request.method == "POST":
+        services.image_delete(image=image)
+        return redirect("gallery:home")
+    return render(request, "gallery/image_delete.html", {"image": image})

@@ -1,0 +1,1 @@
+"""Novisurf's plain-Python core: the image-generation protocol and the client. No Django here."""

@@ -1,0 +1,419 @@
+"""The client for any OpenAI-compatible image endpoint: the only code that sends it HTTP.
+
+It takes its settings as arguments (no Django), always passes a timeout, retries what is worth
+retrying, downloads ``url`` results at once, decodes ``b64_json`` strictly, and turns every
+failure into one of the exceptions below, carrying a message a person can read (the endpoint's
+own where it sent one).
+
+A broken *item* does not fail the whole call: :class:`ResultItem` carries either the bytes or the
+reason that one item could not be had, so that of n=4 with one bad, three are still kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+AUTH_HEADERS = ("bearer", "x-api-key")
+USER_AGENT = "novisurf-client/1.0"
+
+
+class ClientError(Exception):
+    """Base of every failure this client reports. ``str(error)`` is meant for a person."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.param = param
+
+
+class EndpointError(ClientError):
+    """The endpoint answered with an error it means (a 4xx): bad input, a refused prompt, a bad key."""
+
+
+class RateLimited(EndpointError):
+    """The endpoint kept answering 429 after our retries. ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class EndpointUnavailable(ClientError):
+    """The endpoint could not be reached, or kept failing (5xx), or answered something unreadable."""
+
+
+class EndpointTimeout(EndpointUnavailable):
+    """The endpoint did not answer within the timeouts."""
+
+
+@dataclass
+class ResultItem:
+    """One image of a result: its bytes, or why they could not be had."""
+
+    index: int
+    data: bytes | None = None
+    error: str | None = None
+    revised_prompt: str | None = None
+    source: str = ""  # "b64_json" or "url"
+    url: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    created: int | None
+    items: list[ResultItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str
+    api_key: str = ""
+    auth_header: str = "bearer"
+    connect_timeout: float = 5.0
+    read_timeout: float = 120.0
+    max_retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    # A Retry-After longer than this is not waited for: the call fails with RateLimited instead.
+    max_retry_after: float = 30.0
+    max_download_bytes: int = 50 * 1024 * 1024
+    download_timeout: float = 30.0
+
+
+class ImageClient:
+    """``ImageClient(ClientConfig(base_url="http://127.0.0.1:8000/v1", api_key=...)).generate(...)``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if config.auth_header not in AUTH_HEADERS:
+            raise ValueError(
+                f"auth_header must be one of {AUTH_HEADERS}, not {config.auth_header!r}"
+            )
+        if urlsplit(config.base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an http or https URL, not {config.base_url!r}")
+        self.config = config
+        self.base_url = config.base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self._sleep = sleep
+
+    # -- public calls ---------------------------------------------------------------------
+
+    def generate(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        response_format: str | None = None,
+        **options: Any,
+    ) -> GenerationResult:
+        """``POST {base}/images/generations``; every item downloaded or decoded."""
+        body: dict[str, Any] = {"prompt": prompt}
+        for name, value in (
+            ("model", model),
+            ("n", n),
+            ("size", size),
+            ("response_format", response_format),
+            *options.items(),
+        ):
+            if value is not None:
+                body[name] = value
+        payload = self._request_json("POST", "/images/generations", json_body=body)
+        return self._parse_generation(payload)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """``GET {base}/models``: the ``data`` list of the OpenAI shape."""
+        payload = self._request_json("GET", "/models")
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise EndpointUnavailable("The endpoint's model list has no 'data' array.")
+        return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self.config.api_key:
+            return {}
+        if self.config.auth_header == "x-api-key":
+            return {"X-API-Key": self.config.api_key}
+        return {"Authorization": f"Bearer {self.config.api_key}"}
+
+    def _request_json(self, method: str, path: str, *, json_body: Any = None) -> Any:
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    headers={"Accept": "application/json", **self._auth_headers()},
+                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                )
+            except requests.Timeout as exc:
+                error: ClientError = EndpointTimeout(
+                    f"The image endpoint did not answer within {self.config.read_timeout:g} s.",
+                    code="timeout",
+                )
+                error.__cause__ = exc
+                wait = None
+            except requests.RequestException as exc:
+                error = EndpointUnavailable(
+                    f"Could not reach the image endpoint at {self.base_url}: {_short(exc)}",
+                    code="connection_error",
+                )
+                error.__cause__ = exc
+                wait = None
+            else:
+                if response.status_code < 400:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise EndpointUnavailable(
+                            f"The image endpoint answered HTTP {response.status_code} with "
+                            f"something that is not JSON: {_snippet(response)}",
+                            status=response.status_code,
+                            code="invalid_json",
+                        ) from None
+                error = self._status_error(response)
+                if response.status_code not in RETRY_STATUSES:
+                    raise error
+                wait = _retry_after_seconds(response.headers)
+                if wait is not None and wait > self.config.max_retry_after:
+                    raise error  # not worth holding a worker for; say so now
+            if attempt > self.config.max_retries:
+                raise error
+            self._sleep(wait if wait is not None else self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential backoff with full jitter, so that many clients do not retry in step.
+        ceiling = min(self.config.max_backoff, self.config.backoff * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _status_error(self, response: requests.Response) -> ClientError:
+        status = response.status_code
+        message, code, param = _error_fields(response)
+        text = message or f"HTTP {status} {response.reason or ''}".strip()
+        if status == 429:
+            return RateLimited(
+                f"The image endpoint is rate limiting us: {text}",
+                retry_after=_retry_after_seconds(response.headers),
+                status=status,
+                code=code or "rate_limit_exceeded",
+                param=param,
+            )
+        if status == 408 or status == 504:
+            return EndpointTimeout(
+                f"The image endpoint timed out: {text}",
+                status=status,
+                code=code or "timeout",
+                param=param,
+            )
+        if status >= 500:
+            return EndpointUnavailable(
+                f"The image endpoint failed: {text}", status=status, code=code, param=param
+            )
+        if status in (401, 403):
+            return EndpointError(
+                f"The image endpoint refused our API key: {text}",
+                status=status,
+                code=code or "invalid_api_key",
+                param=param,
+            )
+        return EndpointError(text, status=status, code=code, param=param)
+
+    # -- results -------------------------------------------------------------------------
+
+    def _parse_generation(self, payload: Any) -> GenerationResult:
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            raise EndpointUnavailable(
+                "The image endpoint's answer has no 'data' list of images.", code="invalid_response"
+            )
+        data = payload["data"]
+        if not data:
+            raise EndpointUnavailable(
+                "The image endpoint answered with no images at all.", code="empty_response"
+            )
+        created = payload.get("created")
+        result = GenerationResult(created=created if isinstance(created, int) else None)
+        for index, entry in enumerate(data):
+            result.items.append(self._parse_item(index, entry))
+        return result
+
+    def _parse_item(self, index: int, entry: Any) -> ResultItem:
+        item = ResultItem(index=index)
+        if not isinstance(entry, dict):
+            item.error = "The endpoint sent something that is not an image object."
+            return item
+        revised = entry.get("revised_prompt")
+        item.revised_prompt = revised if isinstance(revised, str) and revised else None
+        if isinstance(entry.get("b64_json"), str):
+            item.source = "b64_json"
+            try:
+                item.data = decode_b64_strict(entry["b64_json"], self.config.max_download_bytes)
+            except ValueError as exc:
+                item.error = str(exc)
+        elif isinstance(entry.get("url"), str):
+            item.source = "url"
+            item.url = entry["url"]
+            try:
+                item.data = self.download(entry["url"])
+            except ClientError as exc:
+                item.error = exc.message
+        else:
+            item.error = "The endpoint sent an image with neither 'b64_json' nor 'url'."
+        return item
+
+    def download(self, url: str) -> bytes:
+        """Fetch a result URL now, before it expires: http(s) only, at most the byte cap."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise EndpointError(
+                f"Refusing to download an image from a non-http(s) URL: {url[:100]}",
+                code="invalid_url",
+            )
+        # The key goes only to the endpoint's own origin: a result URL on a CDN or anyone else's
+        # host must not learn it.
+        headers = self._auth_headers() if _origin(url) == _origin(self.base_url) else {}
+        cap = self.config.max_download_bytes
+        try:
+            with self.session.get(
+                url,
+                headers=headers,
+                stream=True,
+                allow_redirects=True,
+                timeout=(self.config.connect_timeout, self.config.download_timeout),
+            ) as response:
+                if response.status_code >= 400:
+                    raise EndpointError(
+                        f"Downloading the image failed with HTTP {response.status_code} "
+                        f"(the link may have expired).",
+                        status=response.status_code,
+                        code="download_failed",
+                    )
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > cap:
+                    raise EndpointError(_too_big(int(declared), cap), code="too_large")
+                chunks: list[bytes] = []
+                received = 0
+                for chunk in response.iter_content(chunk_size=64 * 1024):
+                    received += len(chunk)
+                    if received > cap:
+                        raise EndpointError(_too_big(received, cap), code="too_large")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except requests.Timeout:
+            raise EndpointTimeout("Downloading the image timed out.", code="timeout") from None
+        except requests.RequestException as exc:
+            raise EndpointUnavailable(
+                f"Downloading the image failed: {_short(exc)}", code="download_failed"
+            ) from None
+
+
+def decode_b64_strict(text: str, max_bytes: int) -> bytes:
+    """Base64 with no stray characters; a ``data:`` URL prefix is tolerated."""
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    if len(text) * 3 // 4 > max_bytes:
+        raise ValueError(_too_big(len(text) * 3 // 4, max_bytes))
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("The endpoint sent image data that is not valid base64.") from None
+    if not data:
+        raise ValueError("The endpoint sent an empty image.")
+    return data
+
+
+def _too_big(size: int, cap: int) -> str:
+    return f"The image is larger than the {cap // (1024 * 1024)} MB limit ({size:,} bytes or more)."
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _retry_after_seconds(headers: Any) -> float | None:
+    """``retry-after-ms`` (OpenAI's) or ``Retry-After`` in seconds or as an HTTP date."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_fields(response: requests.Response) -> tuple[str, str | None, str | None]:
+    """The endpoint's own message, code and param, from the OpenAI envelope or plain text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _snippet(response), None, None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message = error.get("message")
+        code = error.get("code")
+        param = error.get("param")
+        return (
+            str(message) if message else "",
+            str(code) if code else None,
+            str(param) if param else None,
+        )
+    if isinstance(error, str):
+        return error, None, None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"], None, None
+    return json.dumps(body)[:300], None, None
+
+
+def _snippet(response: requests.Response) -> str:
+    text = (response.text or "").strip().replace("\n", " ")
+    return (text[:200] + "…") if len(text) > 200 else (text or "(empty body)")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return (text[:200] + "…") if len(text) > 200 else text

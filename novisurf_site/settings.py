@@ -1,0 +1,186 @@
+"""Django settings: every knob is an environment variable, read once through ``env``.
+
+A ``.env`` file in the project folder fills in what the environment does not set. Defaults are
+safe for one machine (SQLite, files on disk, one worker); the deployment knobs (PostgreSQL, S3,
+several workers) are settings changes, listed in README.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. `make run` writes one to .env on first run; in production set "
+            "the SECRET_KEY environment variable to a long random string."
+        )
+    SECRET_KEY = "django-insecure-development-only"  # noqa: S105 - DEBUG only
+
+# Where `make run` serves; the gallery calls this site's own endpoint here by default.
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+_CALL_HOST = "127.0.0.1" if HOST in ("0.0.0.0", "", "::") else HOST  # noqa: S104
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", HOST])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+if env.bool("SECURE_PROXY_SSL", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "taggit",
+    "django_tasks",
+    "django_tasks_db",
+    "api",
+    "gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "novisurf_site.urls"
+WSGI_APPLICATION = "novisurf_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the task worker write at the same time: WAL lets readers go on while
+    # one writes, IMMEDIATE takes the write lock up front instead of failing on upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://novisurf")}
+
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from static/ without collectstatic on one machine; a deployment collects.
+WHITENOISE_USE_FINDERS = True
+
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+if env.str("STORAGE_BACKEND", default="filesystem") == "s3":
+    # django-storages reads AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+TAGGIT_CASE_INSENSITIVE = True
+
+# --- Novisurf --------------------------------------------------------------------------------
+# The endpoint the gallery calls, and how. Default: this site's own, with the key `make run`
+# made for it (written to .env).
+NOVISURF_API_BASE = env.str("NOVISURF_API_BASE", default=f"http://{_CALL_HOST}:{PORT}/v1")
+NOVISURF_API_KEY = env.str("NOVISURF_API_KEY", default="")
+NOVISURF_AUTH_HEADER = env.str("NOVISURF_AUTH_HEADER", default="bearer").lower()
+NOVISURF_API_TIMEOUT = env.float("NOVISURF_API_TIMEOUT", default=300.0)
+
+# Where the built-in endpoint forwards models it does not render itself. Empty: it forwards
+# nothing, and such models are a 404.
+NOVISURF_UPSTREAM_BASE = env.str("NOVISURF_UPSTREAM_BASE", default="")
+NOVISURF_UPSTREAM_KEY = env.str("NOVISURF_UPSTREAM_KEY", default="")
+NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default="bearer").lower()
+NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
+NOVISURF_UPSTREAM_MODELS = env.list("NOVISURF_UPSTREAM_MODELS", default=[])
+
+# Requests per minute for one API key on the built-in endpoint.
+NOVISURF_RATE_LIMIT_PER_MINUTE = env.int("NOVISURF_RATE_LIMIT_PER_MINUTE", default=60)
+
+# Images bigger than this many pixels are refused before they are decoded (decompression bombs).
+NOVISURF_MAX_IMAGE_PIXELS = env.int("NOVISURF_MAX_IMAGE_PIXELS", default=40_000_000)
+NOVISURF_MAX_IMAGE_BYTES = env.int("NOVISURF_MAX_IMAGE_BYTES", default=50 * 1024 * 1024)
+NOVISURF_THUMBNAIL_SIZE = env.int("NOVISURF_THUMBNAIL_SIZE", default=512)
+GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=24)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
