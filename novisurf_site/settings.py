@@ -7,6 +7,8 @@ several workers) are settings changes, listed in README.md.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -98,7 +100,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests use a file, not memory, so that the live server, a task worker thread and the test
     # itself share one database the way the real processes do.
-    DATABASES["default"].setdefault("TEST", {"NAME": str(BASE_DIR / "test-db.sqlite3")})
+    # One file per test process, so that parallel runs never share it.
+    DATABASES["default"].setdefault(
+        "TEST", {"NAME": str(Path(tempfile.gettempdir()) / f"novisurf-test-{os.getpid()}.sqlite3")}
+    )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
