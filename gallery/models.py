@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
 
 
 class Generation(models.Model):
@@ -109,7 +110,8 @@ class Image(models.Model):
     size = models.CharField(max_length=20)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    tags = TaggableManager(blank=True)
+    # Through a model of our own: taggit's default one keys objects by integer, and ours are UUIDs.
+    tags = TaggableManager(blank=True, through="TaggedImage")
 
     objects = ImageQuerySet.as_manager()
 
@@ -122,3 +124,15 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.prompt[:60]
+
+
+class TaggedImage(TaggedItemBase):
+    """One tag on one image."""
+
+    content_object = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tagged_items")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="one_tag_per_image"),
+        ]
+

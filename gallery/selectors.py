@@ -40,8 +40,8 @@ def tag_names(*, owner) -> list[str]:
     from taggit.models import Tag
 
     return list(
-        Tag.objects.filter(image__owner=owner)
-        .annotate(uses=Count("image"))
+        Tag.objects.filter(gallery_taggedimage_items__content_object__owner=owner)
+        .annotate(uses=Count("gallery_taggedimage_items"))
         .order_by("-uses", "name")
         .values_list("name", flat=True)[:30]
     )

@@ -416,4 +416,15 @@ def _snippet(response: requests.Response) -> str:
 
 def _short(exc: Exception) -> str:
     text = str(exc)
+    for needle, plain in (
+        ("Connection refused", "connection refused (is it running?)"),
+        ("Name or service not known", "host name not found"),
+        ("nodename nor servname", "host name not found"),
+        ("Temporary failure in name resolution", "host name not found"),
+        ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate could not be verified"),
+        ("Connection reset", "the connection was reset"),
+        ("RemoteDisconnected", "it closed the connection without answering"),
+    ):
+        if needle in text:
+            return plain
     return (text[:200] + "…") if len(text) > 200 else text
