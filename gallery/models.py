@@ -125,6 +125,15 @@ class Image(models.Model):
     def __str__(self) -> str:
         return self.prompt[:60]
 
+    @property
+    def tag_list(self) -> list:
+        """The image's tags, from ``tagged_items`` (which listings prefetch with their tags).
+
+        Not ``prefetch_related("tags")``: taggit matches prefetched rows by the raw database
+        value of the key, which for a UUID on SQLite is not equal to the UUID, and finds none.
+        """
+        return sorted((item.tag for item in self.tagged_items.all()), key=lambda t: t.name.lower())
+
 
 class TaggedImage(TaggedItemBase):
     """One tag on one image."""
@@ -135,4 +144,3 @@ class TaggedImage(TaggedItemBase):
         constraints = [
             models.UniqueConstraint(fields=["content_object", "tag"], name="one_tag_per_image"),
         ]
-

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from .models import Generation, Image
+from .models import Generation, Image, TaggedImage
+
+
+def _with_tags(images: QuerySet[Image]) -> QuerySet[Image]:
+    # One query for every shown image's tags, not one per image (see Image.tag_list).
+    return images.prefetch_related(
+        Prefetch("tagged_items", queryset=TaggedImage.objects.select_related("tag"))
+    )
 
 
 def image_list(*, owner, tag: str | None = None, query: str | None = None) -> QuerySet[Image]:
@@ -14,12 +21,12 @@ def image_list(*, owner, tag: str | None = None, query: str | None = None) -> Qu
     if query:
         images = images.search(query)
     # Listings show every image's tags: one query for all of them, not one per image.
-    return images.prefetch_related("tags").order_by("-created_at", "-index")
+    return _with_tags(images).order_by("-created_at", "-index")
 
 
 def image_get(*, owner, image_id) -> Image:
     """The owner's image; ``Image.DoesNotExist`` for anyone else's, so that it is a 404."""
-    return Image.objects.owned_by(owner).prefetch_related("tags").get(pk=image_id)
+    return _with_tags(Image.objects.owned_by(owner)).get(pk=image_id)
 
 
 def generation_get(*, owner, generation_id) -> Generation:

@@ -18,7 +18,7 @@
     if (shown.has(image.url)) return;
     shown.add(image.url);
     const li = document.createElement("li");
-    li.className = "tile";
+    li.className = "tile new";
     const a = document.createElement("a");
     a.href = image.url;
     a.className = "tile-link";
