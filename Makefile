@@ -21,6 +21,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) scripts/ensure_env.py
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap_local
 	VENV=$(VENV) scripts/run.sh
 

@@ -123,6 +123,7 @@ def render(request: GenerationRequest) -> list[RenderedImage]:
                 compose(request.prompt, index, width, height, transparent=transparent),
                 output_format,
                 quality,
+                transparent=transparent,
             ),
             content_type=CONTENT_TYPES[output_format],
         )
@@ -308,14 +309,16 @@ MOTIFS: dict[str, Callable[..., None]] = {
 }
 
 
-def _encode(image: Image.Image, output_format: str, quality: int | None) -> bytes:
+def _encode(
+    image: Image.Image, output_format: str, quality: int | None, *, transparent: bool = False
+) -> bytes:
     buffer = io.BytesIO()
     if output_format == "jpeg":
         image.convert("RGB").save(buffer, "JPEG", quality=quality or 90)
     elif output_format == "webp":
         image.save(buffer, "WEBP", quality=quality or 90)
     else:
-        if image.getextrema()[3] == (255, 255):
-            image = image.convert("RGB")  # opaque: no alpha channel to store
+        if not transparent:
+            image = image.convert("RGB")  # an opaque gradient under it: no alpha to store
         image.save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()

@@ -1,0 +1,34 @@
+"""Run every benchmark: ``python -m bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.environment import django_environment
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--sql", action="store_true", help="print the gallery page's SQL queries")
+    args = parser.parse_args(argv)
+    with django_environment() as workdir:
+        # Imported only once Django is set up: they import models.
+        from bench import endpoint, gallery_page, gallery_store, renderer
+        from bench.timing import Report
+
+        report = Report(show_sql=args.sql)
+        print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
+        print("median of several repeats after a warm-up; ratio = figure / baseline\n")
+        for module in (renderer, endpoint, gallery_store, gallery_page):
+            report.section(module.TITLE)
+            try:
+                module.run(report)
+            except Exception as exc:  # one broken benchmark must not hide the others
+                report.failure(module.TITLE, exc)
+        print()
+        return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
