@@ -129,7 +129,8 @@ def read_json_body(request: HttpRequest):
         )
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: a body of deeply nested arrays, such as 100,000 "[", is not a crash.
         raise ProtocolError(
             f"We could not parse the JSON body of your request: {exc}", code="invalid_json"
         ) from None

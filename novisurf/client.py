@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 AUTH_HEADERS = ("bearer", "x-api-key")
 USER_AGENT = "novisurf-client/1.0"
+MAX_REDIRECTS = 5
 
 
 class ClientError(Exception):
@@ -179,9 +180,17 @@ class ImageClient:
                     headers={"Accept": "application/json", **self._auth_headers()},
                     timeout=(self.config.connect_timeout, self.config.read_timeout),
                 )
+            except requests.ReadTimeout as exc:
+                # Not retried: the endpoint took the request and may still be making (and
+                # charging for) those images; asking again would pay for them twice.
+                raise EndpointTimeout(
+                    f"The image endpoint did not answer within {self.config.read_timeout:g} s.",
+                    code="timeout",
+                ) from exc
             except requests.Timeout as exc:
                 error: ClientError = EndpointTimeout(
-                    f"The image endpoint did not answer within {self.config.read_timeout:g} s.",
+                    f"Could not connect to the image endpoint within "
+                    f"{self.config.connect_timeout:g} s.",
                     code="timeout",
                 )
                 error.__cause__ = exc
@@ -295,42 +304,52 @@ class ImageClient:
 
     def download(self, url: str) -> bytes:
         """Fetch a result URL now, before it expires: http(s) only, at most the byte cap."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise EndpointError(
-                f"Refusing to download an image from a non-http(s) URL: {url[:100]}",
-                code="invalid_url",
-            )
-        # The key goes only to the endpoint's own origin: a result URL on a CDN or anyone else's
-        # host must not learn it.
-        headers = self._auth_headers() if _origin(url) == _origin(self.base_url) else {}
         cap = self.config.max_download_bytes
         try:
-            with self.session.get(
-                url,
-                headers=headers,
-                stream=True,
-                allow_redirects=True,
-                timeout=(self.config.connect_timeout, self.config.download_timeout),
-            ) as response:
-                if response.status_code >= 400:
+            # Redirects are followed here, one hop at a time, so that the key's origin check
+            # below holds for every hop: requests itself would carry X-API-Key across them.
+            for _hop in range(MAX_REDIRECTS + 1):
+                parts = urlsplit(url)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
                     raise EndpointError(
-                        f"Downloading the image failed with HTTP {response.status_code} "
-                        f"(the link may have expired).",
-                        status=response.status_code,
-                        code="download_failed",
+                        f"Refusing to download an image from a non-http(s) URL: {url[:100]}",
+                        code="invalid_url",
                     )
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > cap:
-                    raise EndpointError(_too_big(int(declared), cap), code="too_large")
-                chunks: list[bytes] = []
-                received = 0
-                for chunk in response.iter_content(chunk_size=64 * 1024):
-                    received += len(chunk)
-                    if received > cap:
-                        raise EndpointError(_too_big(received, cap), code="too_large")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                # The key goes only to the endpoint's own origin: a result URL on a CDN or
+                # anyone else's host must not learn it.
+                headers = self._auth_headers() if _origin(url) == _origin(self.base_url) else {}
+                with self.session.get(
+                    url,
+                    headers=headers,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(self.config.connect_timeout, self.config.download_timeout),
+                ) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers["Location"])
+                        continue
+                    if response.status_code >= 400:
+                        raise EndpointError(
+                            f"Downloading the image failed with HTTP {response.status_code} "
+                            f"(the link may have expired).",
+                            status=response.status_code,
+                            code="download_failed",
+                        )
+                    declared = response.headers.get("Content-Length")
+                    if declared and declared.isdigit() and int(declared) > cap:
+                        raise EndpointError(_too_big(int(declared), cap), code="too_large")
+                    chunks: list[bytes] = []
+                    received = 0
+                    for chunk in response.iter_content(chunk_size=64 * 1024):
+                        received += len(chunk)
+                        if received > cap:
+                            raise EndpointError(_too_big(received, cap), code="too_large")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            raise EndpointError(
+                f"Downloading the image failed: more than {MAX_REDIRECTS} redirects.",
+                code="download_failed",
+            )
         except requests.Timeout:
             raise EndpointTimeout("Downloading the image timed out.", code="timeout") from None
         except requests.RequestException as exc:

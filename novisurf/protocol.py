@@ -41,6 +41,8 @@ class ModelSpec:
     default_size: str
     max_n: int = MAX_N
     procedural: bool = False
+    # gpt-image models always answer b64_json and refuse the field; others take url or b64_json.
+    accepts_response_format: bool = True
     owned_by: str = "openai"
     description: str = ""
 
@@ -74,12 +76,14 @@ MODELS: dict[str, ModelSpec] = {
             label="gpt-image-1",
             sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
             default_size="auto",
+            accepts_response_format=False,
         ),
         ModelSpec(
             id="gpt-image-1-mini",
             label="gpt-image-1-mini",
             sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
             default_size="auto",
+            accepts_response_format=False,
         ),
         ModelSpec(
             id="dall-e-3",
@@ -199,6 +203,11 @@ def model_spec(model: str) -> ModelSpec | None:
     return MODELS.get(model)
 
 
+def accepts_response_format(model: str) -> bool:
+    spec = MODELS.get(model)
+    return spec.accepts_response_format if spec else True
+
+
 def sizes_for(model: str) -> tuple[str, ...]:
     spec = MODELS.get(model)
     return spec.sizes if spec else ALL_SIZES
@@ -214,6 +223,15 @@ def _require_string(body: dict[str, Any], name: str) -> str | None:
             param=name,
             code="invalid_type",
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON may carry a lone surrogate ("\ud800"), which no UTF-8 text can hold.
+        raise ProtocolError(
+            f"Invalid value for '{name}': the string is not valid Unicode.",
+            param=name,
+            code="invalid_value",
+        ) from None
     return value
 
 

@@ -12,6 +12,8 @@ from api.services import apikey_create
 def _media_in_tmp(settings, tmp_path):
     """Every test writes its files under its own temporary folder, never the real media."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Users are made in most tests; the real hasher would spend a quarter second on each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.NOVISURF_UPSTREAM_BASE = ""
     settings.NOVISURF_UPSTREAM_KEY = ""
     settings.NOVISURF_RATE_LIMIT_PER_MINUTE = 1000
