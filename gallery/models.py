@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
+
+# Longer than the client's retries with their timeouts could ever take.
+STUCK_AFTER = timedelta(minutes=30)
 
 
 class Generation(models.Model):
@@ -53,6 +57,19 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def is_stuck(self) -> bool:
+        """Running far longer than any answer can take: its worker was stopped mid-way."""
+        return (
+            self.status == self.Status.RUNNING
+            and self.started_at is not None
+            and timezone.now() - self.started_at > STUCK_AFTER
+        )
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == self.Status.FAILED or self.is_stuck
 
 
 class ImageQuerySet(models.QuerySet):

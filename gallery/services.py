@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from novisurf.client import ClientError
+from novisurf.protocol import accepts_response_format
 
 from . import imaging
 from .endpoint import endpoint_client
@@ -41,10 +42,10 @@ def generation_create(
 
 
 def generation_retry(*, generation: Generation) -> Generation:
-    """Run a failed generation again, with everything that was typed."""
-    if generation.status != Generation.Status.FAILED:
+    """Run a failed (or stuck) generation again, with everything that was typed."""
+    if not generation.can_retry:
         return generation
-    Generation.objects.filter(pk=generation.pk, status=Generation.Status.FAILED).update(
+    Generation.objects.filter(pk=generation.pk, status=generation.status).update(
         status=Generation.Status.QUEUED,
         error="",
         item_errors=[],
@@ -94,7 +95,10 @@ def _generate(generation: Generation) -> None:
             model=generation.model,
             n=generation.n,
             size=generation.size,
-            response_format=generation.response_format,
+            # The client takes either answer; models that refuse the field are sent none.
+            response_format=(
+                generation.response_format if accepts_response_format(generation.model) else None
+            ),
         )
     except ClientError as exc:
         _finish(generation, stored=0, item_errors=[], error=exc.message)

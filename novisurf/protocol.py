@@ -21,8 +21,14 @@ MAX_BODY_BYTES = 256 * 1024
 
 RESPONSE_FORMATS = ("url", "b64_json")
 DEFAULT_RESPONSE_FORMAT = "url"
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
-CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+OUTPUT_FORMATS = ("png", "jpeg", "webp", "gif", "svg")
+CONTENT_TYPES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+}
 
 PROCEDURAL_MODEL = "novisurf-procedural"
 DEFAULT_MODEL = PROCEDURAL_MODEL
@@ -107,12 +113,17 @@ ALL_SIZES: tuple[str, ...] = tuple(dict.fromkeys(s for spec in MODELS.values() f
 # Optional fields the OpenAI Images API defines, with the values it allows. ``None`` as the
 # allowed set means "any string".
 ENUM_FIELDS: dict[str, tuple[str, ...]] = {
-    "quality": ("standard", "hd", "low", "medium", "high", "auto"),
+    "quality": ("standard", "hd", "low", "medium", "high", "xhigh", "max", "auto"),
     "style": ("vivid", "natural"),
     "output_format": OUTPUT_FORMATS,
     "background": ("transparent", "opaque", "auto"),
     "moderation": ("low", "auto"),
+    "complexity": ("low", "medium", "high"),
 }
+# Fields passed on as they are, after a type check: strings, positive integers, objects.
+STRING_FIELDS = ("user", "safety_identifier")
+POSITIVE_INT_FIELDS = ("frame_count", "frame_duration_ms")
+OBJECT_FIELDS = ("svg",)
 KNOWN_FIELDS = frozenset(
     {
         "prompt",
@@ -120,11 +131,13 @@ KNOWN_FIELDS = frozenset(
         "n",
         "size",
         "response_format",
-        "user",
         "output_compression",
         "stream",
         "partial_images",
         *ENUM_FIELDS,
+        *STRING_FIELDS,
+        *POSITIVE_INT_FIELDS,
+        *OBJECT_FIELDS,
     }
 )
 
@@ -367,9 +380,32 @@ def validate_generation(
             )
         options[name] = value
 
-    user = _require_string(body, "user")
-    if user is not None:
-        options["user"] = user
+    for name in STRING_FIELDS:
+        value = _require_string(body, name)
+        if value is not None:
+            options[name] = value
+    for name in POSITIVE_INT_FIELDS:
+        value = _require_int(body, name)
+        if value is None:
+            continue
+        if value < 1:
+            raise ProtocolError(
+                f"Invalid '{name}': {value}. It must be at least 1.",
+                param=name,
+                code="integer_below_min_value",
+            )
+        options[name] = value
+    for name in OBJECT_FIELDS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ProtocolError(
+                f"Invalid type for '{name}': expected an object, but got {_json_type(value)}.",
+                param=name,
+                code="invalid_type",
+            )
+        options[name] = value
 
     compression = _require_int(body, "output_compression")
     if compression is not None:

@@ -661,3 +661,44 @@ def test_readme_curl_example_sends_the_documented_body():
         "n": 1,
         "size": "1024x1024",
     }
+
+
+# -- fields the SDK knows that only some models use -------------------------------------------
+
+
+def test_sdk_only_fields_are_accepted(sdk):
+    result = sdk.images.generate(
+        prompt="a quiet harbour",
+        size="256x256",
+        response_format="b64_json",
+        safety_identifier="user-7",
+        quality="high",
+        output_format="webp",
+        output_compression=80,
+    )
+    image = decode(b64_images(result)[0])
+    assert image.format == "WEBP"
+    assert image.size == (256, 256)
+
+
+@pytest.mark.parametrize(("output_format", "pillow_format"), [("jpeg", "JPEG"), ("gif", "GIF")])
+def test_output_formats_of_the_procedural_model(sdk, output_format, pillow_format):
+    result = sdk.images.generate(
+        prompt="a quiet harbour",
+        size="256x256",
+        response_format="b64_json",
+        output_format=output_format,
+    )
+    assert decode(b64_images(result)[0]).format == pillow_format
+
+
+def test_svg_from_the_procedural_model_is_a_clear_400(generations_url, api_key):
+    response = requests.post(
+        generations_url,
+        json={"prompt": "a quiet harbour", "output_format": "svg"},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    error = assert_error_envelope(response, 400)
+    assert error["param"] == "output_format"
+    assert "raster" in error["message"]

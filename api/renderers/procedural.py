@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageChops, ImageDraw
 
-from novisurf.protocol import CONTENT_TYPES, GenerationRequest
+from novisurf.protocol import CONTENT_TYPES, GenerationRequest, ProtocolError
 
 from . import RenderedImage
 
@@ -109,12 +109,20 @@ MOTIF_WORDS: dict[str, str] = {
     **dict.fromkeys(["triangle", "crystal", "geometric", "shard", "prism", "diamond"], "shards"),
     **dict.fromkeys(["line", "lines", "stripe", "stripes", "road", "speed", "light"], "rays"),
 }
+RASTER_FORMATS = ("png", "jpeg", "webp", "gif")
 ALL_MOTIFS = ("orbs", "ridges", "waves", "blocks", "stars", "shards", "rays")
 
 
 def render(request: GenerationRequest) -> list[RenderedImage]:
     width, height = request.dimensions
     output_format = request.options.get("output_format", "png")
+    if output_format not in RASTER_FORMATS:
+        raise ProtocolError(
+            f"The {request.model} model makes raster images only: "
+            f"output_format may be {', '.join(RASTER_FORMATS)}.",
+            param="output_format",
+            code="unsupported_value",
+        )
     transparent = request.options.get("background") == "transparent" and output_format != "jpeg"
     quality = request.options.get("output_compression")
     return [
@@ -317,6 +325,8 @@ def _encode(
         image.convert("RGB").save(buffer, "JPEG", quality=quality or 90)
     elif output_format == "webp":
         image.save(buffer, "WEBP", quality=quality or 90)
+    elif output_format == "gif":
+        image.convert("RGB").quantize(256).save(buffer, "GIF")
     else:
         if not transparent:
             image = image.convert("RGB")  # an opaque gradient under it: no alpha to store
