@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from django import forms
-from taggit.utils import parse_tags
 
 from novisurf import protocol
 
 from .endpoint import model_choices
+
+
+def split_tags(text: str) -> list[str]:
+    """Tags separated by commas only, so that "fog lights" is one tag; duplicates dropped."""
+    names: dict[str, str] = {}
+    for part in text.split(","):
+        name = " ".join(part.split())[:100]
+        if name:
+            names.setdefault(name.lower(), name)
+    return list(names.values())
 
 
 class GenerationForm(forms.Form):
@@ -61,7 +70,7 @@ class GenerationForm(forms.Form):
         return prompt.strip()
 
     def clean_tags(self) -> list[str]:
-        return [name[:100] for name in parse_tags(self.cleaned_data.get("tags", ""))][:20]
+        return split_tags(self.cleaned_data.get("tags", ""))[:20]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -88,7 +97,7 @@ class TagForm(forms.Form):
     tag = forms.CharField(label="Add tag", max_length=100)
 
     def clean_tag(self) -> list[str]:
-        names = [name[:100] for name in parse_tags(self.cleaned_data["tag"])]
+        names = split_tags(self.cleaned_data["tag"])
         if not names:
             raise forms.ValidationError("Type a tag name.")
         return names

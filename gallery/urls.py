@@ -18,7 +18,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/download", views.image_download, name="image-download"),
     path("images/<uuid:image_id>/tags", views.image_tag_add, name="image-tag-add"),
     path(
-        "images/<uuid:image_id>/tags/<str:name>/remove",
+        "images/<uuid:image_id>/tags/<path:name>/remove",
         views.image_tag_remove,
         name="image-tag-remove",
     ),

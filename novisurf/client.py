@@ -374,7 +374,14 @@ def decode_b64_strict(text: str, max_bytes: int) -> bytes:
 
 
 def _too_big(size: int, cap: int) -> str:
-    return f"The image is larger than the {cap // (1024 * 1024)} MB limit ({size:,} bytes or more)."
+    return f"The image is larger than the {_bytes_text(cap)} limit ({size:,} bytes or more)."
+
+
+def _bytes_text(count: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

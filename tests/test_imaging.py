@@ -1,0 +1,265 @@
+"""gallery.imaging: what is verified before storing, thumbnails, and the PNG text chunk."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from gallery import imaging
+
+BIG_CAP = 40_000_000
+
+
+def make_image_bytes(
+    fmt: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGB", noise: bool = False
+) -> bytes:
+    """Real image bytes made in memory; ``noise`` makes them barely compressible."""
+    if noise:
+        image = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode)))
+    else:
+        image = Image.new(mode, size, (200, 30, 90) if mode == "RGB" else 128)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
+
+
+def crafted_png(width: int, height: int) -> bytes:
+    """A well-formed PNG header that claims ``width`` x ``height`` with one tiny IDAT."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+# -- verify: what is accepted -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected_format", "extension"),
+    [
+        ("PNG", "PNG", "png"),
+        ("JPEG", "JPEG", "jpg"),
+        ("WEBP", "WEBP", "webp"),
+        ("GIF", "GIF", "gif"),
+    ],
+)
+def test_verify_accepts_kept_formats(fmt, expected_format, extension):
+    data = make_image_bytes(fmt, size=(40, 30))
+    verified = imaging.verify(data, max_pixels=BIG_CAP)
+    assert verified.format == expected_format
+    assert verified.extension == extension
+    assert (verified.width, verified.height) == (40, 30)
+    assert verified.image.size == (40, 30)
+    # Fully decoded: the pixels are there to be read.
+    assert len(verified.image.tobytes()) > 0
+
+
+def test_verify_accepts_an_image_exactly_at_the_pixel_cap():
+    data = make_image_bytes("PNG", size=(100, 100))
+    verified = imaging.verify(data, max_pixels=100 * 100)
+    assert (verified.width, verified.height) == (100, 100)
+
+
+# -- verify: what is refused, each with a reason --------------------------------------------------
+
+
+def test_verify_refuses_empty_bytes():
+    with pytest.raises(imaging.ImageRejected, match="empty"):
+        imaging.verify(b"", max_pixels=BIG_CAP)
+
+
+def test_verify_refuses_random_bytes():
+    with pytest.raises(imaging.ImageRejected, match="not an image"):
+        imaging.verify(os.urandom(4096), max_pixels=BIG_CAP)
+
+
+def test_verify_refuses_text_that_is_not_an_image():
+    with pytest.raises(imaging.ImageRejected, match="not an image"):
+        imaging.verify(b'{"error": "nope"}', max_pixels=BIG_CAP)
+
+
+def test_verify_refuses_a_truncated_png():
+    data = make_image_bytes("PNG", size=(128, 128), noise=True)
+    assert len(data) > 20_000  # the cut lands in the pixel data, not the header
+    with pytest.raises(imaging.ImageRejected) as caught:
+        imaging.verify(data[: len(data) // 2], max_pixels=BIG_CAP)
+    assert "damaged or incomplete" in str(caught.value)
+
+
+def test_verify_refuses_a_truncated_jpeg():
+    data = make_image_bytes("JPEG", size=(256, 256), noise=True)
+    with pytest.raises(imaging.ImageRejected, match="damaged or incomplete"):
+        imaging.verify(data[: len(data) // 2], max_pixels=BIG_CAP)
+
+
+def test_verify_refuses_a_png_with_a_corrupted_checksum():
+    data = bytearray(make_image_bytes("PNG", size=(32, 32), noise=True))
+    idat = data.index(b"IDAT")
+    data[idat + 10] ^= 0xFF  # flip a byte inside the compressed pixels: the CRC no longer holds
+    with pytest.raises(imaging.ImageRejected):
+        imaging.verify(bytes(data), max_pixels=BIG_CAP)
+
+
+def test_verify_refuses_a_real_image_over_the_pixel_cap():
+    # 64 million pixels that compress to a few kilobytes: a decompression bomb in miniature.
+    data = make_image_bytes("PNG", size=(8000, 8000), mode="1")
+    assert len(data) < 200_000
+    with pytest.raises(imaging.ImageRejected) as caught:
+        imaging.verify(data, max_pixels=1_000_000)
+    message = str(caught.value)
+    assert "too large" in message
+    assert "8000x8000" in message
+    assert "1,000,000" in message
+
+
+def test_verify_refuses_a_crafted_header_claiming_a_huge_image():
+    # 20000 x 20000 = 400 million pixels in a file of a few dozen bytes: past Pillow's own
+    # bomb limit, so it is refused when the header is read, before any decoding.
+    data = crafted_png(20_000, 20_000)
+    assert len(data) < 200
+    with pytest.raises(imaging.ImageRejected, match="too large"):
+        imaging.verify(data, max_pixels=BIG_CAP)
+
+
+def test_verify_refuses_a_crafted_header_over_our_cap_but_under_pillows():
+    data = crafted_png(5_000, 5_000)  # 25 million pixels: Pillow alone would try to decode it
+    with pytest.raises(imaging.ImageRejected) as caught:
+        imaging.verify(data, max_pixels=1_000_000)
+    assert "too large" in str(caught.value)
+    assert "5000x5000" in str(caught.value)
+
+
+def test_verify_refuses_a_crafted_header_with_too_little_pixel_data():
+    # Within the cap, but the IDAT holds far fewer pixels than the header claims.
+    with pytest.raises(imaging.ImageRejected, match="damaged or incomplete"):
+        imaging.verify(crafted_png(300, 300), max_pixels=BIG_CAP)
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "TIFF"])
+def test_verify_refuses_formats_that_are_not_kept(fmt):
+    data = make_image_bytes(fmt, size=(16, 16))
+    with pytest.raises(imaging.ImageRejected) as caught:
+        imaging.verify(data, max_pixels=BIG_CAP)
+    message = str(caught.value)
+    assert fmt in message
+    assert "only PNG, JPEG, WebP and GIF" in message
+
+
+# -- thumbnail ----------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize(
+    ("size", "max_side", "expected"),
+    [
+        ((1000, 500), 256, (256, 128)),
+        ((500, 1000), 256, (128, 256)),
+        ((300, 300), 100, (100, 100)),
+        ((1536, 1024), 512, (512, 341)),
+        ((120, 80), 512, (120, 80)),  # never enlarged
+    ],
+)
+def test_thumbnail_is_webp_within_max_side_keeping_aspect(size, max_side, expected):
+    source = Image.new("RGB", size, (10, 120, 240))
+    data, width, height = imaging.thumbnail(source, max_side=max_side)
+    assert (width, height) == expected
+    thumb = _decode(data)
+    assert thumb.format == "WEBP"
+    assert thumb.size == expected
+    assert max(thumb.size) <= max_side
+    assert abs(thumb.width / thumb.height - size[0] / size[1]) < 0.01
+    assert source.size == size  # the original is left alone
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "1", "RGBA", "LA", "CMYK"])
+def test_thumbnail_handles_any_mode(mode):
+    source = Image.new(mode, (200, 100))
+    data, width, height = imaging.thumbnail(source, max_side=64)
+    assert (width, height) == (64, 32)
+    assert _decode(data).format == "WEBP"
+
+
+def test_thumbnail_of_a_verified_image():
+    verified = imaging.verify(make_image_bytes("JPEG", size=(800, 600)), max_pixels=BIG_CAP)
+    data, width, height = imaging.thumbnail(verified.image, max_side=200)
+    assert (width, height) == (200, 150)
+    assert _decode(data).size == (200, 150)
+
+
+# -- embed_png_text -----------------------------------------------------------------------------
+
+
+def _pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    image = _decode(data)
+    return image.mode, image.size, image.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_embed_png_text_keeps_exact_pixels_and_is_readable(mode):
+    original = make_image_bytes("PNG", size=(37, 23), mode=mode, noise=mode != "P")
+    text = "a lighthouse on a cliff, dawn\nSize: 37x23, Model: novisurf-procedural"
+    embedded = imaging.embed_png_text(original, "parameters", text)
+
+    assert _pixels(embedded) == _pixels(original)
+    image = _decode(embedded)
+    assert image.text["parameters"] == text
+    assert b"tEXt" in embedded
+    # Only a chunk was added: everything after the header is byte-for-byte the original.
+    assert embedded.startswith(original[:33])
+    assert embedded.endswith(original[33:])
+    assert len(embedded) == len(original) + 12 + len(b"parameters\x00") + len(text)
+
+
+def test_embed_png_text_with_non_latin1_text_uses_itxt():
+    original = make_image_bytes("PNG", size=(20, 20), noise=True)
+    text = "東京の夜景 🌃 — ночь\nModel: dall-e-3"
+    embedded = imaging.embed_png_text(original, "parameters", text)
+
+    assert b"iTXt" in embedded
+    assert b"tEXt" not in embedded
+    assert _pixels(embedded) == _pixels(original)
+    assert _decode(embedded).text["parameters"] == text
+
+
+def test_embed_png_text_with_latin1_accents_stays_text():
+    original = make_image_bytes("PNG", size=(8, 8))
+    text = "café crème, señor"
+    embedded = imaging.embed_png_text(original, "parameters", text)
+    assert b"tEXt" in embedded
+    assert _decode(embedded).text["parameters"] == text
+
+
+def test_embed_png_text_result_passes_verification():
+    original = make_image_bytes("PNG", size=(30, 30), noise=True)
+    embedded = imaging.embed_png_text(original, "parameters", "prompt")
+    verified = imaging.verify(embedded, max_pixels=BIG_CAP)
+    assert verified.format == "PNG"
+
+
+def test_embed_png_text_refuses_what_is_not_a_png():
+    with pytest.raises(ValueError, match="not a PNG"):
+        imaging.embed_png_text(make_image_bytes("JPEG"), "parameters", "x")
+    with pytest.raises(ValueError, match="not a PNG"):
+        imaging.embed_png_text(b"", "parameters", "x")
