@@ -82,12 +82,6 @@ def assert_failed_with(generation: Generation, *fragments: str) -> None:
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The users these tests make need no slow, secure hash."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def provider(settings, httpserver):
     """The gallery pointed at a provider served on loopback by pytest-httpserver."""

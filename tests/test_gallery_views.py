@@ -139,7 +139,6 @@ def png_bytes(size=(48, 32), color=(30, 90, 200)) -> bytes:
 
 @pytest.fixture(autouse=True)
 def _gallery_settings(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Nothing runs in the background during these tests.
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     # An endpoint that does not answer (a port nothing listens on): the form offers every

@@ -1,0 +1,483 @@
+"""End to end in real Chromium: log in, generate, watch images arrive, tag, filter, download.
+
+The pages are served by Django's live server; generations run through the real task queue
+(``django_tasks_db``), worked by a ``db_worker`` Worker in a background thread, and call the
+endpoint over HTTP, as in production. What is checked is what a person notices on the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+from django_tasks_db.management.commands.db_worker import Worker
+from PIL import Image as PILImage
+from playwright.sync_api import Page, expect, sync_playwright
+
+from api.renderers.procedural import compose
+from gallery import services
+from gallery.models import Generation, Image
+from novisurf.protocol import MODELS, PROCEDURAL_MODEL
+
+# Playwright's sync API runs an event loop in this thread, and Django refuses synchronous
+# database calls from a thread with a running loop. This is the documented way out for tests
+# that drive a browser; nothing here is async code.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+SAFETY_MESSAGE = "Your prompt was rejected by the safety system."
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed (make browser)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_context(browser):
+    """Make fresh browser contexts (own cookies, own options); all closed after the test."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context) -> Page:
+    return new_context().new_page()
+
+
+class TaskWorker:
+    """A real ``db_worker`` in a thread, started when the test says so."""
+
+    def __init__(self) -> None:
+        self.worker = Worker(
+            queue_names=["default"],
+            interval=0.1,
+            batch=False,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="test-worker",
+            excluded_queue_names=[],
+        )
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            connection.close()  # this thread's own connection to the shared test database
+
+    def start(self) -> None:
+        assert self.thread is None, "the worker is already running"
+        self.thread = threading.Thread(target=self._run, name="test-db-worker", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread is None:
+            return
+        self.worker.running = False
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "the task worker did not stop"
+        if self.error is not None:
+            raise AssertionError(f"the task worker crashed: {self.error!r}") from self.error
+
+
+@pytest.fixture
+def task_worker(transactional_db):
+    """The worker is started by the test, once the page is watching, so that the page is
+    seen to change by itself; it is stopped before the database is flushed."""
+    worker = TaskWorker()
+    yield worker
+    worker.stop()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page).to_have_url(f"{base_url}/")
+
+
+def png_bytes(prompt: str, index: int, width: int = 512, height: int = 512) -> bytes:
+    buffer = io.BytesIO()
+    compose(prompt, index, width, height).convert("RGB").save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def seed_generation(owner, prompt: str, *, n: int = 2, tags: tuple[str, ...] = ()) -> Generation:
+    """A finished generation with its images, stored the way a worker stores them."""
+    generation = Generation.objects.create(
+        owner=owner,
+        prompt=prompt,
+        model=PROCEDURAL_MODEL,
+        n=n,
+        size="512x512",
+        response_format="b64_json",
+        tag_names=list(tags),
+        status=Generation.Status.DONE,
+    )
+    for index in range(n):
+        services.image_store(generation=generation, index=index, data=png_bytes(prompt, index))
+    return generation
+
+
+def pixels(data: bytes) -> tuple[tuple[int, int], bytes]:
+    with PILImage.open(io.BytesIO(data)) as image:
+        rgb = image.convert("RGB")
+        return rgb.size, rgb.tobytes()
+
+
+def wait_until(condition, *, timeout: float = TIMEOUT_MS / 1000, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+ALL_IMAGES_LOADED = """(selector) => {
+    const images = Array.from(document.querySelectorAll(selector));
+    return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0);
+}"""
+
+
+DECODE_ALL_IMAGES = """async () => {
+    const images = Array.from(document.querySelectorAll("img"));
+    for (const image of images) {
+        image.loading = "eager";
+        image.decoding = "sync";
+    }
+    await Promise.all(images.map((image) => image.decode().catch(() => null)));
+}"""
+
+
+# -- the main journey ----------------------------------------------------------------------------
+
+
+def test_generate_watch_tag_filter_and_download(
+    page, live_server, user, api_key, gallery_endpoint, task_worker, tmp_path
+):
+    base = live_server.url
+    prompt = "A lighthouse on a cliff at dawn, soft pastel light"
+
+    # Not logged in: the gallery sends me to the login page, and back afterwards.
+    page.goto(base)
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    page.get_by_label("Username", exact=True).fill("alice")
+    page.get_by_label("Password", exact=True).fill("alice-password-123")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page).to_have_url(f"{base}/")
+    expect(page.get_by_text("No images yet.")).to_be_visible()
+
+    # The form, filled by its labels.
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_label("Model", exact=True).select_option(label=MODELS[PROCEDURAL_MODEL].label)
+    page.get_by_label("Number of images", exact=True).fill("2")
+    page.get_by_label("Size", exact=True).select_option("512x512")
+    page.get_by_label("Response format", exact=True).select_option("url")
+    page.get_by_label("Tags", exact=True).fill("journey")
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+    # The generation page: saved and queued before any work is done.
+    expect(page).to_have_url(re.compile(rf"/generations/{UUID_RE}/$"))
+    status = page.get_by_role("status")
+    expect(status).to_have_text(re.compile(r"^\s*(Queued|Running)\s*$"))
+    expect(page.get_by_text(prompt, exact=True)).to_be_visible()
+    expect(page.get_by_text("Working on it")).to_be_visible()
+    images_region = page.get_by_role("region", name="Images of this generation")
+    expect(images_region.get_by_role("img")).to_have_count(0)
+
+    # Now the worker takes the task; the page must update itself, without a reload.
+    url_before = page.url
+    page.evaluate("window.__novisurfMarker = 1")
+    task_worker.start()
+
+    expect(status).to_have_text("Done")
+    shown = images_region.get_by_alt_text(prompt)
+    expect(shown).to_have_count(2)
+    page.wait_for_function(ALL_IMAGES_LOADED, arg="#generation-images img", timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Working on it")).to_be_hidden()
+    expect(page.get_by_role("button", name="Retry")).to_be_hidden()
+    assert page.evaluate("window.__novisurfMarker") == 1, "the page was reloaded"
+    assert page.url == url_before
+
+    # Open the first image.
+    images_region.get_by_role("link").filter(has=page.get_by_alt_text(prompt)).first.click()
+    expect(page).to_have_url(re.compile(rf"/images/{UUID_RE}/$"))
+    image_url = page.url
+    image_id = re.search(UUID_RE, image_url).group(0)
+    expect(page.get_by_role("heading", name=prompt)).to_be_visible()
+    page.wait_for_function(ALL_IMAGES_LOADED, arg=".image-figure img", timeout=TIMEOUT_MS)
+    # The form's tag is on it.
+    expect(page.get_by_role("link", name="#journey", exact=True)).to_be_visible()
+
+    # Tag it, with Enter.
+    tag_field = page.get_by_label("Add tag", exact=True)
+    tag_field.fill("keeper")
+    tag_field.press("Enter")
+    keeper = page.get_by_role("link", name="#keeper", exact=True)
+    expect(keeper).to_be_visible()
+    expect(page).to_have_url(image_url)
+
+    # Follow the tag: the gallery shows only this image.
+    keeper.click()
+    expect(page).to_have_url(re.compile(r"/\?tag=keeper$"))
+    gallery = page.get_by_role("region", name=re.compile("Tagged"))
+    expect(gallery.get_by_role("heading", level=2)).to_contain_text("1 image")
+    expect(gallery.get_by_role("img")).to_have_count(1)
+    gallery.get_by_role("link").filter(has=page.get_by_alt_text(prompt)).click()
+    expect(page).to_have_url(image_url)
+
+    # Download: a readable name, the original pixels, the parameters embedded.
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download", exact=True).click()
+    download = info.value
+    name = download.suggested_filename
+    assert name.startswith("novisurf-"), name
+    assert name.endswith(".png"), name
+    saved = tmp_path / name
+    download.save_as(saved)
+    downloaded = saved.read_bytes()
+
+    stored = Image.objects.get(pk=image_id)
+    assert stored.owner == user
+    with stored.file.open("rb") as handle:
+        original = handle.read()
+    assert pixels(downloaded) == pixels(original)
+    assert pixels(downloaded)[0] == (512, 512)
+
+    # The same request made to the endpoint directly gives the same picture for this index.
+    answer = requests.post(
+        f"{gallery_endpoint}/images/generations",
+        headers={"Authorization": f"Bearer {api_key}"},
+        json={
+            "prompt": prompt,
+            "model": PROCEDURAL_MODEL,
+            "n": 2,
+            "size": "512x512",
+            "response_format": "b64_json",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    direct = base64.b64decode(answer.json()["data"][stored.index]["b64_json"])
+    assert pixels(downloaded) == pixels(direct)
+    # … and that is the procedural renderer's picture for this prompt and index.
+    expected = compose(prompt, stored.index, 512, 512).convert("RGB")
+    assert pixels(downloaded)[1] == expected.tobytes()
+
+    with PILImage.open(saved) as png:
+        assert png.format == "PNG"
+        parameters = png.text["parameters"]
+    assert parameters.startswith(f"{prompt}\n"), parameters
+    assert "Size: 512x512" in parameters
+
+
+# -- privacy -------------------------------------------------------------------------------------
+
+
+def test_another_user_sees_none_of_alices_images(new_context, live_server, user, other_user):
+    base = live_server.url
+    prompt = "Alice's private sunset over the ocean"
+    generation = seed_generation(user, prompt, n=2)
+    image = generation.images.order_by("index").first()
+
+    # Alice sees her image (so what Bob misses is really there).
+    alice = new_context().new_page()
+    log_in(alice, base, "alice", "alice-password-123")
+    expect(alice.get_by_alt_text(prompt)).to_have_count(2)
+    alice.goto(f"{base}/images/{image.pk}/")
+    expect(alice.get_by_role("heading", name=prompt)).to_be_visible()
+
+    bob = new_context().new_page()
+    log_in(bob, base, "bob", "bob-password-123")
+    expect(bob.get_by_text("No images yet.")).to_be_visible()
+    expect(bob.get_by_alt_text(prompt)).to_have_count(0)
+    expect(bob.get_by_text(prompt)).to_have_count(0)
+    expect(bob.get_by_role("link", name=re.compile("private sunset"))).to_have_count(0)
+
+    response = bob.goto(f"{base}/images/{image.pk}/")
+    assert response is not None and response.status == 404
+    expect(bob.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(bob.get_by_text(prompt)).to_have_count(0)
+
+    response = bob.goto(f"{base}/generations/{generation.pk}/")
+    assert response is not None and response.status == 404
+    expect(bob.get_by_role("heading", name="Not found")).to_be_visible()
+
+    # Nor the files, with Bob's cookies.
+    for suffix in ("original", "thumbnail", "download"):
+        answer = bob.request.get(f"{base}/images/{image.pk}/{suffix}")
+        assert answer.status == 404, (suffix, answer.status)
+
+
+# -- a failure, in words -------------------------------------------------------------------------
+
+
+def test_a_failed_generation_says_why_and_offers_retry(
+    page, live_server, user, settings, httpserver, task_worker
+):
+    httpserver.expect_request("/v1/models", method="GET").respond_with_json(
+        {"object": "list", "data": [{"id": PROCEDURAL_MODEL, "object": "model"}]}
+    )
+    httpserver.expect_request("/v1/images/generations", method="POST").respond_with_json(
+        {
+            "error": {
+                "message": SAFETY_MESSAGE,
+                "type": "invalid_request_error",
+                "param": "prompt",
+                "code": "content_policy_violation",
+            }
+        },
+        status=400,
+    )
+    settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    settings.NOVISURF_API_KEY = "sk-test-key"
+    settings.NOVISURF_AUTH_HEADER = "bearer"
+    prompt = "A knight in shining armour, under a red moon"
+
+    log_in(page, live_server.url, "alice", "alice-password-123")
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/generations/{UUID_RE}/$"))
+    status = page.get_by_role("status")
+    expect(status).to_have_text(re.compile(r"^\s*(Queued|Running)\s*$"))
+    retry = page.get_by_role("button", name="Retry", exact=True)
+    expect(retry).to_be_hidden()
+
+    url_before = page.url
+    page.evaluate("window.__novisurfMarker = 1")
+    task_worker.start()
+
+    expect(status).to_have_text("Failed")
+    expect(page.get_by_role("alert")).to_contain_text(SAFETY_MESSAGE)
+    expect(retry).to_be_visible()
+    expect(page.get_by_text(prompt, exact=True)).to_be_visible()
+    expect(page.get_by_text("Working on it")).to_be_hidden()
+    assert page.evaluate("window.__novisurfMarker") == 1, "the page was reloaded"
+    assert page.url == url_before
+
+    # Only one call: a 400 is not retried.
+    def generation_calls() -> int:
+        return sum(1 for request, _ in httpserver.log if request.path == "/v1/images/generations")
+
+    assert generation_calls() == 1
+    sent = next(r for r, _ in httpserver.log if r.path == "/v1/images/generations").get_json()
+    assert sent["prompt"] == prompt
+
+    # Retry runs the same prompt again, and says why again.
+    with page.expect_navigation():
+        retry.click()
+    expect(page).to_have_url(url_before)
+    wait_until(lambda: generation_calls() == 2, what="the retried call")
+    expect(status).to_have_text("Failed")
+    expect(page.get_by_role("alert")).to_contain_text(SAFETY_MESSAGE)
+    expect(page.get_by_text(prompt, exact=True)).to_be_visible()
+    generation = Generation.objects.get(owner=user)
+    assert generation.attempts == 2
+
+
+# -- bad form input ------------------------------------------------------------------------------
+
+
+def test_an_empty_prompt_is_explained_and_the_rest_is_kept(page, live_server, user):
+    log_in(page, live_server.url, "alice", "alice-password-123")
+    page.get_by_label("Prompt", exact=True).fill("")
+    page.get_by_label("Number of images", exact=True).fill("3")
+    page.get_by_label("Size", exact=True).select_option("512x512")
+    page.get_by_label("Tags", exact=True).fill("kept, values")
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+    prompt_field = page.locator(".field").filter(has=page.get_by_label("Prompt", exact=True))
+    expect(prompt_field.get_by_role("alert")).to_have_text("This field is required.")
+    expect(page.get_by_role("alert")).to_have_count(1)
+    expect(page.get_by_label("Tags", exact=True)).to_have_value("kept, values")
+    expect(page.get_by_label("Number of images", exact=True)).to_have_value("3")
+    expect(page.get_by_label("Size", exact=True)).to_have_value("512x512")
+    assert not Generation.objects.exists()
+
+
+# -- screenshots ---------------------------------------------------------------------------------
+
+
+def test_screenshots(new_context, live_server, user):
+    folder = os.environ.get("NOVISURF_SCREENSHOTS")
+    if not folder:
+        pytest.skip("set NOVISURF_SCREENSHOTS to a folder to save screenshots")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    base = live_server.url
+    seed_generation(user, "Neon city at night, rain on the street", n=2, tags=("city",))
+    generation = seed_generation(user, "Green forest by a mountain lake", n=3, tags=("nature",))
+    image = generation.images.order_by("index").first()
+
+    def shoot(page: Page, url: str, name: str) -> None:
+        page.goto(url)
+        # Load and decode every image, lazy ones too, so that the full page shows them.
+        page.evaluate(DECODE_ALL_IMAGES)
+        page.wait_for_function(ALL_IMAGES_LOADED, arg="main img", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(out / name), full_page=True)
+
+    for scheme in ("light", "dark"):
+        page = new_context(color_scheme=scheme).new_page()
+        log_in(page, base, "alice", "alice-password-123")
+        shoot(page, f"{base}/", f"home-{scheme}.png")
+        if scheme == "light":
+            shoot(page, f"{base}/generations/{generation.pk}/", "generation.png")
+            shoot(page, f"{base}/images/{image.pk}/", "image.png")
+
+    phone = new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    ).new_page()
+    log_in(phone, base, "alice", "alice-password-123")
+    shoot(phone, f"{base}/", "home-phone.png")
+
+    for name in ("home-light", "home-dark", "generation", "image", "home-phone"):
+        assert (out / f"{name}.png").stat().st_size > 0
