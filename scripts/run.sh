@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the web server and the task worker together; Ctrl-C (or any exit) stops both.
-set -euo pipefail
+# Start the web server and the task worker together; Ctrl-C (or either one stopping) stops both.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 HOST=${HOST:-127.0.0.1}
@@ -9,16 +9,25 @@ PORT=${PORT:-8000}
 "$VENV/bin/python" manage.py db_worker --no-reload --interval 0.5 &
 worker=$!
 "$VENV/bin/gunicorn" novisurf_site.wsgi --bind "$HOST:$PORT" --workers 1 --threads 8 \
-    --timeout 180 --access-logfile - &
+    --timeout 180 --graceful-timeout 10 --access-logfile - &
 web=$!
 
+alive() { kill -0 "$web" 2>/dev/null || kill -0 "$worker" 2>/dev/null; }
+
 stop() {
-    trap - INT TERM EXIT
-    kill -TERM "$web" "$worker" 2>/dev/null || true
-    wait "$web" "$worker" 2>/dev/null || true
+    trap - INT TERM
+    # Ctrl-C in a terminal has already reached both (they share its process group): give them
+    # a moment to finish on their own, so that nothing is signalled twice mid-shutdown.
+    for _ in $(seq 1 100); do alive || break; sleep 0.1; done
+    kill -TERM "$web" "$worker" 2>/dev/null
+    wait "$web" "$worker" 2>/dev/null
+    exit 0
 }
-trap stop INT TERM EXIT
+trap stop INT
+trap 'kill -TERM "$web" "$worker" 2>/dev/null; stop' TERM
 
 echo "Novisurf is running at http://$HOST:$PORT/ (Ctrl-C stops it)"
 # Whichever stops first stops the other.
-wait -n "$web" "$worker" || true
+wait -n "$web" "$worker"
+kill -TERM "$web" "$worker" 2>/dev/null
+stop
