@@ -58,7 +58,7 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             id=PROCEDURAL_MODEL,
-            label="Novisurf procedural (built in, not AI)",
+            label="Novisurf procedural (not AI)",
             sizes=(
                 "256x256",
                 "512x512",

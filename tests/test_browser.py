@@ -27,11 +27,6 @@ from gallery import services
 from gallery.models import Generation, Image
 from novisurf.protocol import MODELS, PROCEDURAL_MODEL
 
-# Playwright's sync API runs an event loop in this thread, and Django refuses synchronous
-# database calls from a thread with a running loop. This is the documented way out for tests
-# that drive a browser; nothing here is async code.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_MS = 30_000
@@ -56,11 +51,24 @@ SAFETY_MESSAGE = "Your prompt was rejected by the safety system."
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's Chromium is not installed; `make test` installs it.")
         pytest.skip("Debian's Chromium is not installed (make browser)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an event loop in this thread, and Django refuses synchronous
+    # database calls from a thread with a running loop. This is the documented way out for
+    # tests that drive a browser; nothing here is async code. Only for this module's tests.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -474,7 +482,10 @@ def test_screenshots(new_context, live_server, user):
             shoot(page, f"{base}/images/{image.pk}/", "image.png")
 
     phone = new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
     ).new_page()
     log_in(phone, base, "alice", "alice-password-123")
     shoot(phone, f"{base}/", "home-phone.png")
