@@ -173,3 +173,45 @@ def test_a_wrong_key_is_a_401_not_a_429(settings, user, endpoint_url):
     settings.NOVISURF_RATE_LIMIT_PER_MINUTE = 1
     for _ in range(3):
         assert generate(endpoint_url, "dkai_wrong").status_code == 401
+
+
+# -- in the browser: the admin and a person's own keys page -----------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_makes_a_key_and_shows_it_once(client, admin_user, user):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/api/apikey/add/", {"owner": user.pk, "name": "from admin"}, follow=True
+    )
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    [shown] = [m for m in messages if m.startswith("New API key")]
+    raw_key = shown.split()[-1]
+    # Only that message holds the whole key; the others name its prefix.
+    assert sum(raw_key in m for m in messages) == 1
+    stored = ApiKey.objects.get(name="from admin")
+    assert stored.owner == user
+    assert stored.key_hash == hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@pytest.mark.django_db
+def test_keys_page_makes_and_revokes_own_keys(client, user, other_user):
+    _, others = apikey_create(owner=other_user, name="bob's")
+    client.force_login(user)
+    page = client.post("/keys/", {"name": "laptop"})
+    assert page.status_code == 200
+    mine = ApiKey.objects.get(owner=user, name="laptop")
+    html = page.content.decode()
+    raw_key = html.split('id="new-key">')[1].split("<")[0]
+    assert hashlib.sha256(raw_key.encode()).hexdigest() == mine.key_hash
+    assert "bob's" not in html and others not in html
+    # Another person's key cannot be revoked from here.
+    bobs = ApiKey.objects.get(owner=other_user)
+    assert client.post(f"/keys/{bobs.pk}/revoke").status_code == 404
+    assert client.post(f"/keys/{mine.pk}/revoke").status_code == 302
+    mine.refresh_from_db()
+    bobs.refresh_from_db()
+    assert mine.revoked_at is not None and bobs.revoked_at is None
+    # The raw key is never shown again.
+    assert raw_key not in client.get("/keys/").content.decode()
