@@ -25,6 +25,7 @@ from PIL import Image
 from api.models import ApiKey
 from api.services import apikey_create, apikey_revoke, issued_image_create, issued_image_path
 from novisurf.protocol import MAX_BODY_BYTES, MAX_PROMPT_CHARS, MODELS, PROCEDURAL_MODEL
+from tests.utils import png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,12 +74,6 @@ def assert_error_envelope(response: requests.Response, status: int) -> dict:
     assert isinstance(error["message"], str) and error["message"]
     assert isinstance(error["type"], str) and error["type"]
     return error
-
-
-def png_bytes(size=(8, 8), colour=(10, 120, 200)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 # -- the SDK, both response formats ---------------------------------------------------------

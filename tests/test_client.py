@@ -5,16 +5,12 @@ Waits between retries are recorded by a fake ``sleep`` instead of being slept.
 
 from __future__ import annotations
 
-import base64
 import email.utils
-import io
-import random
 import socket
 import threading
 import time
 
 import pytest
-from PIL import Image
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -28,35 +24,10 @@ from novisurf.client import (
     RateLimited,
     decode_b64_strict,
 )
+from tests.utils import b64, png_bytes, settle
 
 KEY = "dkai_client-test-key"
 GENERATIONS = "/v1/images/generations"
-
-
-def png_bytes(size=(32, 24), colour=(30, 60, 90)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def noisy_png_bytes(size=(64, 64)) -> bytes:
-    """A PNG of noise, which does not compress: about 12 KB at 64x64."""
-    buffer = io.BytesIO()
-    noise = random.Random(1).randbytes(size[0] * size[1] * 3)
-    Image.frombytes("RGB", size, noise).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def settle(server, count: int) -> None:
-    """Wait (up to 5 s) until ``server`` has answered ``count`` requests, so that none of a slow
-    test's requests is still being answered when the next test starts."""
-    deadline = time.monotonic() + 5
-    while len(server.log) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 class Sleeps(list):
@@ -567,7 +538,7 @@ def test_non_http_urls_are_refused(httpserver, client, url):
 
 
 def test_download_byte_cap_with_content_length(httpserver, make_client):
-    big = noisy_png_bytes()
+    big = png_bytes((64, 64), noise=True)
     assert len(big) > 10_000
     httpserver.expect_request(GENERATIONS).respond_with_json(
         {"data": [{"url": httpserver.url_for("/big.png")}]}
@@ -579,7 +550,7 @@ def test_download_byte_cap_with_content_length(httpserver, make_client):
 
 
 def test_download_byte_cap_without_content_length(httpserver, make_client):
-    big = noisy_png_bytes()
+    big = png_bytes((64, 64), noise=True)
 
     def streamed(request):
         def chunks():
@@ -598,7 +569,9 @@ def test_download_byte_cap_without_content_length(httpserver, make_client):
 
 
 def test_b64_byte_cap(httpserver, make_client):
-    httpserver.expect_request(GENERATIONS).respond_with_json(ok_answer(noisy_png_bytes()))
+    httpserver.expect_request(GENERATIONS).respond_with_json(
+        ok_answer(png_bytes((64, 64), noise=True))
+    )
     (item,) = make_client(max_download_bytes=2000).generate(prompt="x").items
     assert item.data is None
     assert "larger than" in item.error

@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import io
 import threading
-import time
 
 import openai
 import pytest
 import requests
 from PIL import Image
 from werkzeug import Response
+
+from tests.utils import b64, png_bytes, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,24 +50,6 @@ def post(endpoint_url, api_key):
         )
 
     return post
-
-
-def png_bytes(size=(64, 48), colour=(200, 40, 90)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def settle(server, count: int) -> None:
-    """Wait (up to 5 s) until ``server`` has answered ``count`` requests, so that none of a slow
-    test's requests is still being answered when the next test starts."""
-    deadline = time.monotonic() + 5
-    while len(server.log) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def generation_requests(server) -> list:

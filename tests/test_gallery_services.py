@@ -6,7 +6,6 @@ stored (no row, no stray file), and nothing the person typed is lost.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -22,32 +21,13 @@ from werkzeug import Response
 
 from gallery import services
 from gallery.models import Generation, Image
+from tests.utils import b64, image_bytes, png_bytes
 
 GENERATIONS = "/v1/images/generations"
 PROVIDER_KEY = "sk-test"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def png_bytes(size=(64, 48), color=(200, 30, 90), *, noise=False) -> bytes:
-    if noise:
-        image = PILImage.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    else:
-        image = PILImage.new("RGB", size, color)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def jpeg_bytes(size=(80, 60)) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", size, (10, 200, 50)).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def answer(*items: dict) -> dict:
@@ -129,7 +109,10 @@ def provider_requests(httpserver, path=GENERATIONS):
 
 @pytest.mark.django_db
 def test_b64_json_images_are_stored_exactly(provider, make_generation):
-    sent = [png_bytes((64, 48), noise=True), jpeg_bytes((80, 60))]
+    sent = [
+        png_bytes((64, 48), noise=True),
+        image_bytes((80, 60), (10, 200, 50), format="JPEG", quality=90),
+    ]
     provider.expect_request(GENERATIONS, method="POST").respond_with_json(
         answer(
             {"b64_json": b64(sent[0]), "revised_prompt": "A lighthouse, revised"},
@@ -594,7 +577,7 @@ def test_b64_over_the_byte_cap_is_refused(provider, settings, make_generation):
 
 @pytest.mark.django_db
 def test_one_bad_item_among_good_ones_fails_alone(provider, make_generation):
-    good = [png_bytes((40, 40), color=(i * 60, 0, 0)) for i in range(4)]
+    good = [png_bytes((40, 40), colour=(i * 60, 0, 0)) for i in range(4)]
     truncated = png_bytes((128, 128), noise=True)
     provider.expect_request(GENERATIONS, method="POST").respond_with_json(
         answer(

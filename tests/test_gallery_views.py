@@ -128,9 +128,10 @@ def selected_value(select: Node) -> str | None:
 # -- data -------------------------------------------------------------------------------------
 
 
-def png_bytes(size=(48, 32), color=(30, 90, 200)) -> bytes:
+def patterned_png_bytes(size=(48, 32), colour=(30, 90, 200)) -> bytes:
+    """Unlike ``tests.utils.png_bytes``, not one flat colour: a diagonal of distinct pixels."""
     buffer = io.BytesIO()
-    image = PILImage.new("RGB", size, color)
+    image = PILImage.new("RGB", size, colour)
     for x in range(size[0]):  # a few distinct pixels so the comparison means something
         image.putpixel((x, x % size[1]), (x * 5 % 256, 255 - x % 256, 7))
     image.save(buffer, "PNG")
@@ -191,7 +192,9 @@ def make_image(user):
             status=Generation.Status.DONE,
         )
         image = services.image_store(
-            generation=generation, index=0, data=png_bytes(size, (next(_counter) % 256, 80, 80))
+            generation=generation,
+            index=0,
+            data=patterned_png_bytes(size, (next(_counter) % 256, 80, 80)),
         )
         if age_minutes is not None:
             when = timezone.now() - timedelta(minutes=age_minutes)
