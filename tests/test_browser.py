@@ -455,11 +455,10 @@ def test_an_empty_prompt_is_explained_and_the_rest_is_kept(page, live_server, us
 # -- screenshots ---------------------------------------------------------------------------------
 
 
-def test_screenshots(new_context, live_server, user):
-    folder = os.environ.get("NOVISURF_SCREENSHOTS")
-    if not folder:
-        pytest.skip("set NOVISURF_SCREENSHOTS to a folder to save screenshots")
-    out = Path(folder)
+def test_screenshots(new_context, live_server, user, tmp_path):
+    """Every page renders with its images, light, dark and phone-sized; NOVISURF_SCREENSHOTS
+    names a folder to keep the pictures in for a person to look at."""
+    out = Path(os.environ.get("NOVISURF_SCREENSHOTS") or tmp_path / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     base = live_server.url
     seed_generation(user, "Neon city at night, rain on the street", n=2, tags=("city",))
