@@ -18,13 +18,20 @@ stop() {
     trap - INT TERM
     # Ctrl-C in a terminal has already reached both (they share its process group): give them
     # a moment to finish on their own, so that nothing is signalled twice mid-shutdown.
-    for _ in $(seq 1 100); do alive || break; sleep 0.1; done
+    for _ in $(seq 1 30); do alive || break; sleep 0.1; done
     kill -TERM "$web" "$worker" 2>/dev/null
     wait "$web" "$worker" 2>/dev/null
+    [ -n "${watcher:-}" ] && kill "$watcher" 2>/dev/null
     exit 0
 }
 trap stop INT
 trap 'kill -TERM "$web" "$worker" 2>/dev/null; stop' TERM
+
+# If whoever started us (make) is killed on its own, stop too rather than live on orphaned.
+if [ -n "${NOVISURF_PARENT_PID:-}" ]; then
+    ( while kill -0 "$NOVISURF_PARENT_PID" 2>/dev/null; do sleep 1; done; kill -TERM $$ 2>/dev/null ) &
+    watcher=$!
+fi
 
 echo "Novisurf is running at http://$HOST:$PORT/ (Ctrl-C stops it)"
 # Whichever stops first stops the other.
