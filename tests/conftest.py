@@ -14,6 +14,10 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Users are made in most tests; the real hasher would spend a quarter second on each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Hermetic: whatever .env or a running `make run` says, the gallery calls nothing real
+    # (port 9 is closed) unless a test points it somewhere.
+    settings.NOVISURF_API_BASE = "http://127.0.0.1:9/v1"
+    settings.NOVISURF_API_KEY = ""
     settings.NOVISURF_UPSTREAM_BASE = ""
     settings.NOVISURF_UPSTREAM_KEY = ""
     settings.NOVISURF_RATE_LIMIT_PER_MINUTE = 1000
