@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from novisurf.protocol import URL_LIFETIME_SECONDS, GenerationRequest
@@ -114,7 +115,8 @@ def generation_answer(
         if image.revised_prompt:
             item["revised_prompt"] = image.revised_prompt
         data.append(item)
-    issued_images_prune()
+    if request.response_format == "url":
+        issued_images_prune()
     return GenerationAnswer(created=int(time.time()), data=data)
 
 
@@ -126,8 +128,6 @@ def issued_image_create(*, api_key: ApiKey | None, data: bytes, content_type: st
 
 
 def issued_image_path(issued: IssuedImage) -> str:
-    from django.urls import reverse
-
     return reverse("api:issued-image", kwargs={"token": _signer.sign(issued.pk.hex)})
 
 

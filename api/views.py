@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from novisurf.protocol import (
     MAX_BODY_BYTES,
     MODELS,
+    ModelSpec,
     ProtocolError,
     error_envelope,
     validate_generation,
@@ -161,11 +162,7 @@ def models_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "object": "list",
-            "data": [
-                _model_object(spec.id, spec.owned_by)
-                for spec in MODELS.values()
-                if renderers.serves(spec.id)
-            ],
+            "data": [_model_object(spec) for spec in MODELS.values() if renderers.serves(spec.id)],
         }
     )
 
@@ -178,16 +175,15 @@ def model_detail(request: HttpRequest, model: str) -> JsonResponse:
         raise ProtocolError(
             f"The model '{model}' does not exist", status=404, param="model", code="model_not_found"
         )
-    return JsonResponse(_model_object(spec.id, spec.owned_by))
+    return JsonResponse(_model_object(spec))
 
 
-def _model_object(model_id: str, owned_by: str) -> dict:
-    spec = MODELS[model_id]
+def _model_object(spec: ModelSpec) -> dict:
     return {
-        "id": model_id,
+        "id": spec.id,
         "object": "model",
         "created": 1735689600,
-        "owned_by": owned_by,
+        "owned_by": spec.owned_by,
         "name": spec.label,
         "description": spec.description,
         "sizes": list(spec.sizes),

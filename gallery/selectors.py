@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
+from taggit.models import Tag
 
 from .models import Generation, Image, TaggedImage
 
@@ -43,9 +44,6 @@ def generation_list_recent(*, owner, limit: int = 6) -> QuerySet[Generation]:
 
 def tag_names(*, owner) -> list[str]:
     """The tags this person has used, most used first."""
-    from django.db.models import Count
-    from taggit.models import Tag
-
     return list(
         Tag.objects.filter(gallery_taggedimage_items__content_object__owner=owner)
         .annotate(uses=Count("gallery_taggedimage_items"))

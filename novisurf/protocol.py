@@ -212,10 +212,6 @@ def parse_size(size: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def model_spec(model: str) -> ModelSpec | None:
-    return MODELS.get(model)
-
-
 def accepts_response_format(model: str) -> bool:
     spec = MODELS.get(model)
     return spec.accepts_response_format if spec else True

@@ -138,6 +138,21 @@ def patterned_png_bytes(size=(48, 32), colour=(30, 90, 200)) -> bytes:
     return buffer.getvalue()
 
 
+def failed_generation(owner, *, prompt: str, error: str, **fields) -> Generation:
+    """A dall-e-3 generation that failed with ``error``."""
+    return Generation.objects.create(
+        owner=owner,
+        prompt=prompt,
+        model="dall-e-3",
+        n=1,
+        size="1024x1024",
+        response_format="url",
+        status=Generation.Status.FAILED,
+        error=error,
+        **fields,
+    )
+
+
 @pytest.fixture(autouse=True)
 def _gallery_settings(settings):
     # Nothing runs in the background during these tests.
@@ -409,14 +424,9 @@ def test_valid_post_saves_the_generation_before_any_work_and_redirects(
 def test_generation_page_says_why_it_failed_and_offers_retry(
     client_in, user, django_capture_on_commit_callbacks
 ):
-    generation = Generation.objects.create(
-        owner=user,
+    generation = failed_generation(
+        user,
         prompt="a storm over the sea",
-        model="dall-e-3",
-        n=1,
-        size="1024x1024",
-        response_format="url",
-        status=Generation.Status.FAILED,
         error="Your request was rejected as a result of our safety system.",
         item_errors=[{"index": 0, "reason": "The endpoint sent bytes that are not an image."}],
     )
@@ -884,14 +894,9 @@ def test_state_changing_views_refuse_get(client_in, make_image):
 @pytest.mark.django_db
 def test_the_endpoint_key_never_appears_in_a_page(client_in, make_image, user):
     image = make_image("a picture", tags=["t"])
-    failed = Generation.objects.create(
-        owner=user,
+    failed = failed_generation(
+        user,
         prompt="a failure",
-        model="dall-e-3",
-        n=1,
-        size="1024x1024",
-        response_format="url",
-        status=Generation.Status.FAILED,
         error="The image endpoint refused our API key: Incorrect API key provided.",
     )
     urls = [
