@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 AUTH_HEADERS = ("bearer", "x-api-key")
@@ -365,16 +366,16 @@ class ImageClient:
 
     def _read_events(self, response: requests.Response) -> Iterator[ServerSentEvent]:
         try:
-            # chunk_size=None: each piece as it arrives, so that an event is passed on at once.
-            yield from parse_sse(
-                response.iter_content(chunk_size=None), max_event_bytes=self._max_event_bytes()
-            )
-        except requests.Timeout:
+            # read1: whatever has arrived, at once. (iter_content(None) waits for the end of a
+            # stream that is not chunked, and an event must be passed on as it comes.)
+            chunks = iter(lambda: response.raw.read1(64 * 1024, decode_content=True), b"")
+            yield from parse_sse(chunks, max_event_bytes=self._max_event_bytes())
+        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
             raise EndpointTimeout(
                 f"The image endpoint stopped sending for {self.config.read_timeout:g} s.",
                 code="timeout",
             ) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise EndpointUnavailable(
                 f"The image endpoint's stream broke off: {_short(exc)}", code="stream_broken"
             ) from None
@@ -526,8 +527,8 @@ def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[Serv
                 f"The image endpoint streamed a line longer than {_bytes_text(max_event_bytes)}.",
                 code="too_large",
             )
-    if data:
-        yield ServerSentEvent(event=event, data="\n".join(data))
+    # An event not ended by its blank line when the stream ends is dropped, as the standard
+    # says: it may be cut short.
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")

@@ -748,9 +748,13 @@ def _n(body: Mapping[str, Any], spec: ModelSpec) -> int:
     return n
 
 
-def _size(body: Mapping[str, Any], spec: ModelSpec) -> str:
+def _size(body: Mapping[str, Any], spec: ModelSpec, *, is_edit: bool = False) -> str:
     size = body.get("size")
-    size = spec.default_size if size is None else _require_string("size", size)
+    if size is None:
+        # An edit keeps its image's size unless told otherwise, where the model can.
+        size = "auto" if is_edit and "auto" in spec.sizes else spec.default_size
+    else:
+        size = _require_string("size", size)
     if size in spec.sizes or (spec is OPEN_SPEC and size == "auto"):
         return size
     match = SIZE_PATTERN.match(size)
@@ -828,7 +832,7 @@ def _validate(
     spec = spec_for(model)
     _prompt_length(prompt, spec)
     n = _n(body, spec)
-    size = _size(body, spec)
+    size = _size(body, spec, is_edit=files is not None)
     response_format = _response_format(body, spec)
 
     options: dict[str, Any] = {}

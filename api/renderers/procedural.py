@@ -148,8 +148,8 @@ def render(request: GenerationRequest) -> RenderResult:
 def stream(request: GenerationRequest) -> Iterator[StreamEvent]:
     """Coarse-to-fine partial images of each picture, then the picture itself.
 
-    Partial ``k`` of ``P`` is the same composition drawn at a fraction of the resolution with
-    only its first layers, scaled up: each one is a truer look at the final image, not a copy.
+    Partial ``k`` of ``P`` is the same composition drawn at ((k+1)/(P+1))² of the resolution and
+    scaled up: each one a sharper look at the final image, not a copy of it.
     """
     check(request)
     base = _edit_base(request)
@@ -166,7 +166,7 @@ def stream(request: GenerationRequest) -> Iterator[StreamEvent]:
         for index in range(request.n):
             for partial in range(request.partial_images):
                 share = (partial + 1) / (request.partial_images + 1)
-                picture = _picture(request, index, base, scale=share**2, layers=share)
+                picture = _picture(request, index, base, scale=share**2)
                 yield StreamEvent.of(
                     {
                         "type": f"{prefix}.partial_image",
@@ -519,8 +519,12 @@ def _blocks(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: rando
             radius=int(cell * 0.08),
             fill=_rgba(rng.choice(palette[2:]), rng.randint(110, 200)),
         )
-        for row in range(int((h - top) / (cell * 0.5))):  # windows / panels
-            if rng.random() < 0.5:
+        # Windows / panels, from their own generator: how many fit can change by one with the
+        # canvas's rounding (a coarse partial image is smaller), and the shapes drawn after
+        # them must not change with it.
+        windows = random.Random(rng.random())
+        for row in range(int((h - top) / (cell * 0.5))):
+            if windows.random() < 0.5:
                 y = top + pad + row * cell * 0.5
                 draw.rectangle(
                     (c * cell + 2 * pad, y, (c + 1) * cell - 2 * pad, y + cell * 0.18),
@@ -578,9 +582,9 @@ def _encode(
 ) -> bytes:
     buffer = io.BytesIO()
     if output_format == "jpeg":
-        image.convert("RGB").save(buffer, "JPEG", quality=quality or 90)
+        image.convert("RGB").save(buffer, "JPEG", quality=90 if quality is None else quality)
     elif output_format == "webp":
-        image.save(buffer, "WEBP", quality=quality or 90)
+        image.save(buffer, "WEBP", quality=90 if quality is None else quality)
     elif output_format == "gif":
         image.convert("RGB").quantize(256).save(buffer, "GIF")
     else:

@@ -16,6 +16,7 @@ from novisurf.client import (
     ClientError,
     EndpointError,
     EndpointTimeout,
+    EndpointUnavailable,
     ImageClient,
     RateLimited,
 )
@@ -90,9 +91,16 @@ def forward_stream(request: GenerationRequest) -> Iterator[StreamEvent]:
             events = upstream_client().generate_stream(**request.upstream_body())
 
     def relay() -> Iterator[StreamEvent]:
+        completed = 0
         try:
             for event in events:
+                kind = event.event or _type_of(event.json())
+                completed += kind.endswith(".completed")
                 yield StreamEvent(event=event.event, data=event.data)
+            if not completed:
+                raise EndpointUnavailable(
+                    "the stream ended before its image was complete", code="stream_broken"
+                )
         except ClientError as exc:
             # The answer has begun (200, event-stream): a failure now can only be an event.
             # The SDK raises an APIError for an event whose data has an "error".
@@ -106,6 +114,11 @@ def forward_stream(request: GenerationRequest) -> Iterator[StreamEvent]:
             )
 
     return relay()
+
+
+def _type_of(payload) -> str:
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else ""
 
 
 @contextlib.contextmanager
