@@ -104,6 +104,14 @@ def image_delete(*, image: Image) -> None:
         event_emit(owner_id=owner_id, kind=GalleryEvent.Kind.IMAGE_DELETED, image_id=image_id)
 
 
+def image_favourite_set(*, image: Image, favourite: bool) -> Image:
+    with transaction.atomic():
+        Image.objects.filter(pk=image.pk).update(is_favourite=favourite)
+        image.is_favourite = favourite
+        event_emit(owner_id=image.owner_id, kind=GalleryEvent.Kind.IMAGE_CHANGED, image_id=image.pk)
+    return image
+
+
 def tags_for(*, owner, names: list[str]) -> list[Tag]:
     """The owner's tags of these names (any case), made where missing. Tags are per owner:
     one person's tag names and their spelling reveal nothing to another."""

@@ -1,5 +1,6 @@
 """The gallery's pages, one module per area: parse, call a service or a selector, render."""
 
+from .favourites import image_favourite
 from .pages import (
     generate,
     generation_detail,
@@ -24,6 +25,7 @@ __all__ = [
     "image_delete",
     "image_detail",
     "image_download",
+    "image_favourite",
     "image_file",
     "image_tag_add",
     "image_tag_remove",
