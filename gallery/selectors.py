@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from .models import Generation, Image, Tag, TaggedImage
+from .models import GalleryEvent, Generation, Image, Tag, TaggedImage
 
 
 def _with_tags(images: QuerySet[Image]) -> QuerySet[Image]:
@@ -47,3 +47,18 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
     return list(
         Tag.objects.filter(owner=owner).order_by("name").values_list("name", flat=True)[:limit]
     )
+
+
+def generation_latest_partial(*, generation: Generation) -> dict | None:
+    """The newest partial image a streaming model sent for ``generation``: its preview's
+    ``data_url`` and where it belongs (``index``), or None."""
+    event = (
+        GalleryEvent.objects.filter(
+            owner_id=generation.owner_id,
+            generation_id=generation.pk,
+            kind=GalleryEvent.Kind.PARTIAL,
+        )
+        .order_by("-id")
+        .first()
+    )
+    return event.payload if event is not None else None
