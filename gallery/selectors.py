@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from .models import GalleryEvent, Generation, Image, Tag, TaggedImage
 
@@ -62,3 +63,43 @@ def generation_latest_partial(*, generation: Generation) -> dict | None:
         .first()
     )
     return event.payload if event is not None else None
+
+
+USAGE_SUMS = {
+    "generations": Count("id"),
+    "input_tokens": Sum("input_tokens"),
+    "output_tokens": Sum("output_tokens"),
+    "total_tokens": Sum("total_tokens"),
+}
+
+
+def usage_by_day(*, owner, days: int = 30) -> list[dict]:
+    """Token counts of ``owner``'s generations per day (newest first), from their ``usage``."""
+    rows = (
+        Generation.objects.filter(owner=owner)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(**USAGE_SUMS)
+        .order_by("-day")
+    )
+    return list(rows[:days])
+
+
+def usage_by_model(*, owner) -> list[dict]:
+    rows = (
+        Generation.objects.filter(owner=owner)
+        .values("model")
+        .annotate(**USAGE_SUMS)
+        .order_by("-total_tokens", "model")
+    )
+    return list(rows)
+
+
+def usage_by_user() -> list[dict]:
+    """Every person's token counts, most first: what an operator sees in the admin."""
+    rows = (
+        Generation.objects.values("owner__username")
+        .annotate(**USAGE_SUMS)
+        .order_by("-total_tokens", "owner__username")
+    )
+    return list(rows)

@@ -119,3 +119,38 @@ def test_the_status_shows_the_latest_partial_until_the_end(client, user):
     assert client.get(url).json()["partial"]["data_url"] == "data:,1"
     Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.DONE)
     assert client.get(url).json()["partial"] is None
+
+
+def test_a_person_sees_their_usage_per_day_and_per_model(client, user, other_user):
+    for owner, model, tokens in (
+        (user, PROCEDURAL_MODEL, 100),
+        (user, PROCEDURAL_MODEL, 50),
+        (user, "dall-e-2", 7),
+        (other_user, "dall-e-2", 999_999),
+    ):
+        Generation.objects.create(
+            owner=owner,
+            prompt="x",
+            model=model,
+            n=1,
+            size="256x256",
+            input_tokens=1,
+            output_tokens=tokens - 1,
+            total_tokens=tokens,
+        )
+    client.force_login(user)
+    page = client.get("/usage/").content.decode()
+    assert "Novisurf procedural (not AI)" in page and "DALL·E 2 (retired)" in page
+    assert ">150<" in page and ">7<" in page and ">157<" in page  # per model, per day
+    assert "999999" not in page  # another person's usage is theirs
+
+
+def test_the_admin_shows_usage_per_user(client, django_user_model, user, other_user):
+    Generation.objects.create(
+        owner=other_user, prompt="x", model="dall-e-2", n=1, size="256x256", total_tokens=4242
+    )
+    admin = django_user_model.objects.create_superuser("root", password="root-password-123")
+    client.force_login(admin)
+    page = client.get("/admin/gallery/generation/").content.decode()
+    assert "Usage per user" in page
+    assert '<th scope="row">bob</th>' in page and ">4242<" in page

@@ -15,6 +15,7 @@ from .pages import (
     image_tag_remove,
     image_thumbnail,
 )
+from .usage import usage
 
 __all__ = [
     "generate",
@@ -30,4 +31,5 @@ __all__ = [
     "image_tag_add",
     "image_tag_remove",
     "image_thumbnail",
+    "usage",
 ]
