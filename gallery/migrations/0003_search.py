@@ -19,7 +19,7 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("gallery", "0001_initial"),
+        ("gallery", "0002_foundations"),
     ]
 
     operations = [
