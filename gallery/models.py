@@ -91,7 +91,8 @@ class Generation(models.Model):
     wait_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        # The id breaks ties: every listing's order is total (see gallery.pagination).
+        ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "owner"], name="generation_queue"),
             models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),

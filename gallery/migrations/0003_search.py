@@ -24,4 +24,9 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(install, uninstall),
+        # Listings order by a unique tiebreaker, so that keyset pages never repeat or skip.
+        migrations.AlterModelOptions(
+            name="generation",
+            options={"ordering": ["-created_at", "-id"]},
+        ),
     ]
