@@ -242,6 +242,14 @@ if env.str("STORAGE_BACKEND", default="filesystem") == "s3":
             "querystring_expire": env.int("NOVISURF_PRESIGNED_URL_SECONDS", default=300),
         },
     }
+    # Pages show images by redirect to presigned URLs on the store: let the CSP allow it.
+    _store = env.str("AWS_S3_ENDPOINT_URL", default="")
+    if _store:
+        from urllib.parse import urlsplit
+
+        _IMG_SOURCES.append("{0.scheme}://{0.netloc}".format(urlsplit(_store)))
+    else:
+        _IMG_SOURCES.append("https://*.amazonaws.com")
     # An unreachable store answers within seconds (a clear 503), not after boto's minutes.
     from botocore.config import Config as _BotoConfig
 
