@@ -42,6 +42,12 @@ def stored(user) -> Image:
 
 
 @pytest.fixture
+def s3_after_storing(stored, request):
+    """The image was stored on disk; now storage is S3, and that S3 is down."""
+    return request.getfixturevalue("s3_down")
+
+
+@pytest.fixture
 def owner_client(client, user):
     client.force_login(user)
     return client
@@ -103,7 +109,7 @@ def test_a_missing_file_is_a_404(owner_client, stored):
 # -- on S3 ------------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("s3_down")
+@pytest.mark.usefixtures("stored", "s3_after_storing")
 def test_s3_files_are_a_private_redirect_to_a_short_lived_presigned_url(owner_client, stored):
     # Presigning needs no network: it works even with the store down; the browser then asks it.
     for url, name in ((thumbnail_url(stored), stored.thumbnail.name), (original_url(stored), "")):
@@ -118,13 +124,13 @@ def test_s3_files_are_a_private_redirect_to_a_short_lived_presigned_url(owner_cl
         assert response["Cache-Control"] == "private, max-age=240"
 
 
-@pytest.mark.usefixtures("s3_down")
+@pytest.mark.usefixtures("stored", "s3_after_storing")
 def test_another_persons_file_is_a_404_not_a_redirect(client, other_user, stored):
     client.force_login(other_user)
     assert client.get(thumbnail_url(stored)).status_code == 404
 
 
-@pytest.mark.usefixtures("s3_down")
+@pytest.mark.usefixtures("stored", "s3_after_storing")
 def test_a_download_with_s3_down_is_a_503(owner_client, stored):
     response = owner_client.get(reverse("gallery:image-download", args=[stored.pk]))
     assert response.status_code == 503
