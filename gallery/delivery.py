@@ -9,6 +9,12 @@
 - ``stream``: the file through this process (``FileResponse``: the server's sendfile where it
   has one).
 
+An SVG is a document that can carry script and outside references. It is never answered as a
+page of this site: on disk it comes with ``Content-Security-Policy: sandbox`` (no script, an
+opaque origin) that also lets it load nothing, and ``nosniff``; on S3 the presigned URL makes
+the store answer it as an attachment (a presigned URL can set the type and disposition, not a
+CSP), so it is downloaded, never rendered on the store's origin.
+
 The view has checked the owner before any of these. Files never change under a name (names are
 unique), so an ``If-None-Match`` that matches is a 304 without touching storage. Storage that
 cannot be reached is a 503 that says so (thumbnails: a placeholder picture), never a 500.
@@ -45,6 +51,12 @@ PLACEHOLDER_SVG = (
 )
 
 
+# What an SVG original is served with: no script, no plugin, no request to anywhere (its
+# embedded data: pictures and its own styles still draw).
+SVG_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+SVG_TYPE = "image/svg+xml"
+
+
 class StorageUnavailable(Exception):
     """The storage could not be reached (as opposed to a file that is not there)."""
 
@@ -58,15 +70,30 @@ def _not_modified(request: HttpRequest, etag: str) -> bool:
     return etag in [tag.strip() for tag in wanted.split(",")] or wanted.strip() == "*"
 
 
-def serve(request: HttpRequest, field, *, content_type: str) -> HttpResponse:
-    """The answer for one stored file (``field``: an Image's FileField value)."""
+def serve(
+    request: HttpRequest, field, *, content_type: str, download_name: str = ""
+) -> HttpResponse:
+    """The answer for one stored file (``field``: an Image's FileField value).
+
+    ``download_name``: answer it as an attachment of that name (always, for an SVG on S3).
+    """
     name = field.name
     if not name:
         raise Http404("This image has no such file.")
+    is_svg = content_type == SVG_TYPE
     mode = settings.NOVISURF_FILE_DELIVERY
     if mode == "presigned":
         try:
-            url = field.storage.url(name)
+            if is_svg:
+                url = field.storage.url(
+                    name,
+                    parameters={
+                        "ResponseContentType": SVG_TYPE,
+                        "ResponseContentDisposition": attachment(download_name or "image.svg"),
+                    },
+                )
+            else:
+                url = field.storage.url(name)
         except Exception as exc:
             logger.warning("Could not presign %s", name, exc_info=True)
             raise StorageUnavailable(name) from exc
@@ -94,7 +121,24 @@ def serve(request: HttpRequest, field, *, content_type: str) -> HttpResponse:
     response["ETag"] = etag
     # Private to its owner: browsers may keep it, shared caches must not.
     response["Cache-Control"] = CACHE_FOREVER
+    if download_name:
+        response["Content-Disposition"] = attachment(download_name)
+    if is_svg:
+        sandbox(response)
     return response
+
+
+def sandbox(response: HttpResponse) -> HttpResponse:
+    """Headers that keep an SVG (or anything a browser might read as a page) inert."""
+    response["Content-Security-Policy"] = SVG_POLICY
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` for a download: an ASCII name, and the exact one (RFC 6266)."""
+    plain = filename.encode("ascii", "replace").decode().replace('"', "").replace("\\", "")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def unavailable(*, placeholder: bool = False) -> HttpResponse:

@@ -1,20 +1,51 @@
 """Pillow work for the gallery: verify what came back, make thumbnails, embed parameters.
 
-Nothing is stored before :func:`verify` has decoded every pixel: a truncated file, bytes that
-are not an image, a format we do not keep, or a decompression bomb is refused with a reason.
+Nothing is stored before :func:`verify` has decoded every pixel (every frame of an animation)
+or, for SVG, parsed the whole document safely: a truncated file, bytes that are not an image,
+a format we do not keep, a decompression bomb, a bomb of frames or an XML bomb is refused with
+a reason. What is stored is always the bytes as received; only thumbnails are made here.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
-from PIL import Image, UnidentifiedImageError
+import defusedxml.ElementTree
+import resvg_py
+from defusedxml import DefusedXmlException
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
-ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
+ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "SVG": "svg"}
+CONTENT_TYPES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+}
+
+# An animation is decoded frame by frame before it is kept: this many frames at most, and this
+# many pixels over all its frames, so that a small file of a million frames costs nothing.
+MAX_FRAMES = 1000
+MAX_ANIMATION_PIXELS = 200_000_000
+# An animated thumbnail keeps at most this many frames (evenly picked, durations summed).
+MAX_THUMBNAIL_FRAMES = 120
+# SVG: elements in one document, and the longest side recorded for it (it has no pixels; a
+# width of 10^9 is recorded scaled down, keeping its aspect ratio).
+MAX_SVG_ELEMENTS = 50_000
+MAX_SVG_SIDE = 4096
+DEFAULT_SVG_SIZE = (300, 150)  # what a browser gives an SVG that names no size
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+# Embedded pictures the rasteriser may draw; anything else an href names is never loaded.
+SAFE_HREF = re.compile(r"^\s*(#|data:image/(png|jpeg|jpg|gif|webp)[;,])", re.IGNORECASE)
 
 
 class ImageRejected(Exception):
@@ -23,19 +54,27 @@ class ImageRejected(Exception):
 
 @dataclass
 class VerifiedImage:
-    image: Image.Image  # fully decoded
-    format: str  # Pillow's name: PNG, JPEG, WEBP, GIF
+    image: Image.Image | None  # fully decoded (the first frame of an animation); None for SVG
+    format: str  # PNG, JPEG, WEBP, GIF or SVG
     width: int
     height: int
+    is_animated: bool = False
+    has_alpha: bool = False
+    frames: list[Image.Image] = field(default_factory=list, repr=False)  # RGBA, when animated
+    durations: list[int] = field(default_factory=list, repr=False)  # ms per frame
+    loop: int = 0
+    svg: bytes | None = field(default=None, repr=False)  # the render-safe copy of an SVG
 
     @property
     def extension(self) -> str:
         return ALLOWED_FORMATS[self.format]
 
 
-def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:
+def verify(data: bytes, *, max_pixels: int, max_frames: int = MAX_FRAMES) -> VerifiedImage:
     if not data:
         raise ImageRejected("The image is empty (0 bytes).")
+    if looks_like_svg(data):
+        return verify_svg(data)
     with warnings.catch_warnings():
         # Our own pixel cap is checked before decoding; Pillow's bomb check is a second fence.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -49,7 +88,8 @@ def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:
             raise ImageRejected(f"The image could not be read: {exc}") from None
         if probe.format not in ALLOWED_FORMATS:
             raise ImageRejected(
-                f"The image is in {probe.format} format; only PNG, JPEG, WebP and GIF are kept."
+                f"The image is in {probe.format} format; "
+                "only PNG, JPEG, WebP, GIF and SVG are kept."
             )
         width, height = probe.size
         if width < 1 or height < 1:
@@ -60,11 +100,55 @@ def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:
             probe.verify()  # checksums and structure, without decoding
             image = Image.open(io.BytesIO(data))
             image.load()  # every pixel: a truncated file fails here
+            verified = VerifiedImage(image=image, format=probe.format, width=width, height=height)
+            if getattr(image, "is_animated", False):
+                _decode_frames(verified, data, max_frames=max_frames)
+            else:
+                verified.has_alpha = _has_alpha(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageRejected(_too_many_pixels((width, height), max_pixels)) from None
+        except ImageRejected:
+            raise
         except Exception as exc:
             raise ImageRejected(f"The image is damaged or incomplete: {exc}") from None
-    return VerifiedImage(image=image, format=probe.format, width=width, height=height)
+    return verified
+
+
+def _decode_frames(verified: VerifiedImage, data: bytes, *, max_frames: int) -> None:
+    """Decode every frame (a damaged one fails here), counting as we go: a file that claims
+    more frames than the cap is refused without decoding the rest."""
+    # A fresh reader, so that the first frame stays loaded on ``verified.image``.
+    animation = Image.open(io.BytesIO(data))
+    frame_pixels = verified.width * verified.height
+    budget = max(max_frames, 1)
+    for number, frame in enumerate(ImageSequence.Iterator(animation), start=1):
+        if number > budget:
+            raise ImageRejected(
+                f"The animation has more than {max_frames:,} frames; at most {max_frames:,} "
+                "are kept."
+            )
+        if number * frame_pixels > MAX_ANIMATION_PIXELS:
+            raise ImageRejected(
+                f"The animation is too large: {number:,} frames of {verified.width}x"
+                f"{verified.height} pass the limit of {MAX_ANIMATION_PIXELS:,} pixels in all."
+            )
+        rgba = frame.convert("RGBA")
+        verified.frames.append(rgba)
+        verified.durations.append(int(frame.info.get("duration") or 100))
+    verified.is_animated = len(verified.frames) > 1
+    verified.loop = int(animation.info.get("loop", 0) or 0)
+    verified.has_alpha = any(_alpha_below_opaque(f) for f in verified.frames)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    if "A" not in image.getbands() and "transparency" not in image.info:
+        return False
+    return _alpha_below_opaque(image.convert("RGBA"))
+
+
+def _alpha_below_opaque(rgba: Image.Image) -> bool:
+    low, _ = rgba.getchannel("A").getextrema()
+    return low < 255
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> str:
@@ -72,17 +156,215 @@ def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> str:
     return f"The image is too large{shown}: the limit is {max_pixels:,} pixels."
 
 
+# -- SVG -------------------------------------------------------------------------------------
+
+
+def looks_like_svg(data: bytes) -> bool:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<svg", b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in head
+
+
+def verify_svg(data: bytes) -> VerifiedImage:
+    """Parse an SVG without trusting it: entity declarations (billion laughs) and external
+    entities or DTDs are refused by defusedxml. The stored bytes stay as sent; what is kept
+    here is a copy for the rasteriser with scripts, event handlers and every reference to
+    anything outside the document removed, so that rendering it loads nothing."""
+    try:
+        root = defusedxml.ElementTree.fromstring(
+            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException as exc:
+        raise ImageRejected(
+            "The SVG was refused: it declares XML entities or external references "
+            f"({type(exc).__name__}), which could make it explode or read files."
+        ) from None
+    except ElementTree.ParseError as exc:
+        raise ImageRejected(f"The SVG is not well-formed XML: {exc}") from None
+    if root.tag not in (f"{{{SVG_NS}}}svg", "svg"):
+        raise ImageRejected("The file is XML but not an SVG image (its root is not <svg>).")
+    for count, _ in enumerate(root.iter(), start=1):
+        if count > MAX_SVG_ELEMENTS:
+            raise ImageRejected(
+                f"The SVG has more than {MAX_SVG_ELEMENTS:,} elements; it is not kept."
+            )
+    width, height = svg_size(root)
+    safe = _render_safe_copy(root)
+    # Rendering once here proves the rasteriser can draw it before anything is stored.
+    scale = min(1.0, 64 / max(width, height))
+    rendered = render_svg(
+        safe, width=max(1, round(width * scale)), height=max(1, round(height * scale))
+    )
+    return VerifiedImage(
+        image=None,
+        format="SVG",
+        width=width,
+        height=height,
+        has_alpha=_alpha_below_opaque(rendered),
+        svg=safe,
+    )
+
+
+def _render_safe_copy(root: ElementTree.Element) -> bytes:
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if _local(child.tag) in ("script", "foreignObject", "iframe", "handler"):
+                parent.remove(child)
+    for element in root.iter():
+        for name in list(element.attrib):
+            local = _local(name).lower()
+            handler = local.startswith("on")
+            outside = (name == XLINK_HREF or local == "href") and not SAFE_HREF.match(
+                element.attrib[name]
+            )
+            if handler or outside:
+                del element.attrib[name]
+        if _local(element.tag) == "style" and element.text and "@import" in element.text:
+            element.text = re.sub(r"@import[^;]*;?", "", element.text)
+    ElementTree.register_namespace("", SVG_NS)
+    ElementTree.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+    return ElementTree.tostring(root, encoding="utf-8")
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+_LENGTH = re.compile(
+    r"^\s*([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(px|pt|pc|mm|cm|in|em|ex)?\s*$", re.I
+)
+_UNITS = {"px": 1, "pt": 4 / 3, "pc": 16, "mm": 96 / 25.4, "cm": 96 / 2.54, "in": 96, "em": 16}
+
+
+def _length(value: str | None) -> float | None:
+    match = _LENGTH.match(value or "")
+    if not match:
+        return None  # missing, a percentage, or nonsense
+    number = float(match.group(1)) * _UNITS.get((match.group(2) or "px").lower(), 8)
+    return number if number > 0 else None
+
+
+def svg_size(root: ElementTree.Element) -> tuple[int, int]:
+    """The size a browser would give it: ``width``/``height``, else its ``viewBox``, the
+    missing edge from the aspect ratio; scaled down to :data:`MAX_SVG_SIDE` at most."""
+    width, height = _length(root.get("width")), _length(root.get("height"))
+    box = None
+    try:
+        numbers = [float(n) for n in re.split(r"[\s,]+", (root.get("viewBox") or "").strip())]
+        if len(numbers) == 4 and numbers[2] > 0 and numbers[3] > 0:
+            box = numbers[2], numbers[3]
+    except ValueError:
+        pass
+    if width is None and height is None:
+        width, height = box or DEFAULT_SVG_SIZE
+    elif width is None:
+        width = height * (box[0] / box[1]) if box else DEFAULT_SVG_SIZE[0]
+    elif height is None:
+        height = width * (box[1] / box[0]) if box else DEFAULT_SVG_SIZE[1]
+    scale = min(1.0, MAX_SVG_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def render_svg(svg: bytes, *, width: int, height: int) -> Image.Image:
+    """Pixels of a render-safe SVG copy (see :func:`verify_svg`), drawn by resvg.
+
+    resvg runs no script and has no network code; the copy it is given names no file (every
+    href is an in-document ``#id`` or an embedded raster), so it reads nothing either.
+    """
+    try:
+        png = resvg_py.svg_to_bytes(
+            svg_string=svg.decode("utf-8"),
+            width=max(1, width),
+            height=max(1, height),
+            dpi=96.0,  # CSS units (in, mm, pt) as a browser sizes them
+            # An SVG cannot name a font file; system fonts are only read for <text>.
+            skip_system_fonts=False,
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ImageRejected(f"The SVG could not be drawn: {exc}") from None
+    image = Image.open(io.BytesIO(bytes(png)))
+    image.load()
+    return image.convert("RGBA")
+
+
+# -- thumbnails ------------------------------------------------------------------------------
+
+
 def thumbnail(image: Image.Image, *, max_side: int) -> tuple[bytes, int, int]:
     """A WebP no larger than ``max_side`` on either side; returns the bytes and its size."""
+    thumb = _fit(image, max_side)
+    buffer = io.BytesIO()
+    thumb.save(buffer, "WEBP", quality=82, method=4)
+    return buffer.getvalue(), thumb.width, thumb.height
+
+
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
     thumb = image.copy()
     if thumb.mode not in ("RGB", "RGBA"):
         thumb = thumb.convert(
             "RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB"
         )
     thumb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return thumb
+
+
+def thumbnail_for(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int, int]:
+    """The thumbnail of what :func:`verify` accepted: an animated WebP for an animation, the
+    SVG rendered to pixels (fitting ``max_side``: vectors are sharp at any size), else
+    :func:`thumbnail`."""
+    if verified.svg is not None:
+        scale = max_side / max(verified.width, verified.height)
+        width = max(1, round(verified.width * scale))
+        height = max(1, round(verified.height * scale))
+        rendered = render_svg(verified.svg, width=width, height=height)
+        buffer = io.BytesIO()
+        rendered.save(buffer, "WEBP", quality=86, method=4)
+        return buffer.getvalue(), rendered.width, rendered.height
+    if verified.is_animated:
+        return _animated_thumbnail(verified, max_side=max_side)
+    assert verified.image is not None
+    return thumbnail(verified.image, max_side=max_side)
+
+
+def _animated_thumbnail(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int, int]:
+    frames, durations = verified.frames, verified.durations
+    if len(frames) > MAX_THUMBNAIL_FRAMES:
+        # Keep evenly spaced frames; each shows for as long as the frames it stands for.
+        step = len(frames) / MAX_THUMBNAIL_FRAMES
+        picks = [int(i * step) for i in range(MAX_THUMBNAIL_FRAMES)]
+        durations = [
+            sum(durations[a:b]) for a, b in zip(picks, [*picks[1:], len(frames)], strict=True)
+        ]
+        frames = [frames[i] for i in picks]
+    small = [_fit(frame, max_side) for frame in frames]
     buffer = io.BytesIO()
-    thumb.save(buffer, "WEBP", quality=82, method=4)
-    return buffer.getvalue(), thumb.width, thumb.height
+    small[0].save(
+        buffer,
+        "WEBP",
+        save_all=True,
+        append_images=small[1:],
+        duration=durations,
+        loop=verified.loop,
+        quality=80,
+        method=3,
+    )
+    return buffer.getvalue(), small[0].width, small[0].height
+
+
+def as_edit_source(data: bytes, *, format: str, width: int, height: int) -> tuple[bytes, str]:
+    """The bytes to send as an edit's ``image``: the original where endpoints take its format
+    (PNG, JPEG, WebP), else a PNG of it (an SVG rendered at its recorded size, the first frame
+    of a GIF), the size the mask was painted at."""
+    if format in ("png", "jpeg", "webp"):
+        return data, CONTENT_TYPES[format]
+    if format == "svg":
+        picture = render_svg(verify_svg(data).svg or b"", width=width, height=height)
+    else:
+        picture = Image.open(io.BytesIO(data))
+        picture.seek(0)
+        picture = picture.convert("RGBA")
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue(), "image/png"
 
 
 def embed_png_text(png: bytes, keyword: str, text: str) -> bytes:

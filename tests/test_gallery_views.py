@@ -477,6 +477,7 @@ def test_status_json(client_in, make_image):
             "width": image.thumbnail_width,
             "height": image.thumbnail_height,
             "alt": "a quiet harbour",
+            "has_alpha": False,
         }
     ]
 

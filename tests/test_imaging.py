@@ -159,7 +159,7 @@ def test_verify_refuses_formats_that_are_not_kept(fmt):
         imaging.verify(data, max_pixels=BIG_CAP)
     message = str(caught.value)
     assert fmt in message
-    assert "only PNG, JPEG, WebP and GIF" in message
+    assert "only PNG, JPEG, WebP, GIF and SVG" in message
 
 
 # -- thumbnail ----------------------------------------------------------------------------------
@@ -263,3 +263,47 @@ def test_embed_png_text_refuses_what_is_not_a_png():
         imaging.embed_png_text(make_image_bytes("JPEG"), "parameters", "x")
     with pytest.raises(ValueError, match="not a PNG"):
         imaging.embed_png_text(b"", "parameters", "x")
+
+
+# -- SVG size and the render-safe copy ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ('viewBox="0 0 120 60"', (120, 60)),
+        ('width="2in" height="1in"', (192, 96)),
+        ('width="300" viewBox="0 0 100 50"', (300, 150)),
+        ('height="40" viewBox="0,0,20,10"', (80, 40)),
+        ('width="50%" height="50%" viewBox="0 0 64 32"', (64, 32)),
+        ("", (300, 150)),
+        ('width="1000000" height="500000"', (4096, 2048)),
+    ],
+)
+def test_svg_size_follows_width_height_and_viewbox_capped(attributes, expected):
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" {attributes}><rect width="9" height="9"/></svg>'
+    verified = imaging.verify(svg.encode(), max_pixels=BIG_CAP)
+    assert (verified.format, verified.width, verified.height) == ("SVG", *expected)
+
+
+def test_the_render_copy_of_an_svg_has_no_script_handler_or_outside_reference():
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        b'viewBox="0 0 10 10" onload="x()"><script>x()</script><g onclick="y()">'
+        b'<image href="http://example.invalid/a.png"/><image xlink:href="/etc/a.png"/>'
+        b'<use href="#r"/><image href="data:image/png;base64,iVBORw0KGgo="/></g>'
+        b'<rect id="r" width="5" height="5"/></svg>'
+    )
+    safe = imaging.verify(svg, max_pixels=BIG_CAP).svg.decode()
+    for gone in ("script", "onload", "onclick", "example.invalid", "/etc/a.png"):
+        assert gone not in safe
+    assert 'href="#r"' in safe and "data:image/png" in safe
+
+
+def test_an_animation_over_the_pixel_budget_is_refused(monkeypatch):
+    monkeypatch.setattr(imaging, "MAX_ANIMATION_PIXELS", 10_000)
+    frames = [Image.new("RGB", (50, 50), (i * 30, 0, 0)) for i in range(5)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(imaging.ImageRejected, match="too large: 5 frames"):
+        imaging.verify(buffer.getvalue(), max_pixels=BIG_CAP)

@@ -25,15 +25,21 @@ def image_store(
 ) -> Image:
     """Verify ``data``, store it exactly as received with a WebP thumbnail, and record it.
 
+    PNG, JPEG, WebP, GIF (an animation keeps moving in its animated WebP thumbnail) and SVG
+    (kept as sent; its thumbnail is drawn from a copy with every script and outside reference
+    removed).
+
     Raises :class:`imaging.ImageRejected` for anything that is not a sound image under the
     pixel cap; nothing is written then.
     """
     existing = Image.objects.filter(generation=generation, index=index).first()
     if existing is not None:
         return existing
-    verified = imaging.verify(data, max_pixels=settings.NOVISURF_MAX_IMAGE_PIXELS)
-    thumb_bytes, thumb_w, thumb_h = imaging.thumbnail(
-        verified.image, max_side=settings.NOVISURF_THUMBNAIL_SIZE
+    verified = imaging.verify(
+        data, max_pixels=settings.NOVISURF_MAX_IMAGE_PIXELS, max_frames=settings.NOVISURF_MAX_FRAMES
+    )
+    thumb_bytes, thumb_w, thumb_h = imaging.thumbnail_for(
+        verified, max_side=settings.NOVISURF_THUMBNAIL_SIZE
     )
     image = Image(
         owner=generation.owner,
@@ -44,6 +50,8 @@ def image_store(
         thumbnail_width=thumb_w,
         thumbnail_height=thumb_h,
         format=verified.format.lower(),
+        has_alpha=verified.has_alpha,
+        is_animated=verified.is_animated,
         file_size=len(data),
         content_hash=hashlib.sha256(data).hexdigest(),
         prompt=generation.prompt,
@@ -156,6 +164,7 @@ def image_download(*, image: Image) -> tuple[bytes, str]:
     if image.format == "png":
         data = imaging.embed_png_text(data, "parameters", image_parameters(image))
     extension = {"jpeg": "jpg"}.get(image.format, image.format)
+    # An SVG is a document that can carry script: it is only ever a download (see delivery).
     return data, f"{download_stem(image)}.{extension}"
 
 

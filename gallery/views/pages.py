@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import delivery, selectors, services
+from .. import delivery, imaging, selectors, services
 from ..forms import GenerationForm, TagForm
 from ..models import Generation, Image
 
@@ -111,6 +111,7 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
                     "width": image.thumbnail_width,
                     "height": image.thumbnail_height,
                     "alt": image.prompt,
+                    "has_alpha": image.has_alpha,
                 }
                 for image in images
             ],
@@ -137,8 +138,13 @@ def image_detail(request: HttpRequest, image_id) -> HttpResponse:
 @require_GET
 def image_file(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
+    content_type = imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+    # An SVG is served sandboxed (see gallery.delivery); on S3 it is always a download.
+    download_name = f"{services.download_stem(image)}.svg" if image.format == "svg" else ""
     try:
-        return delivery.serve(request, image.file, content_type=f"image/{image.format}")
+        return delivery.serve(
+            request, image.file, content_type=content_type, download_name=download_name
+        )
     except delivery.StorageUnavailable:
         return delivery.unavailable()
 
@@ -165,8 +171,12 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
         # The download embeds the parameters, so it reads the bytes here: storage must answer.
         logger.warning("Could not read %s for a download", image.file.name, exc_info=True)
         return delivery.unavailable()
-    response = HttpResponse(data, content_type=f"image/{image.format}")
+    response = HttpResponse(
+        data, content_type=imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if image.format == "svg":
+        delivery.sandbox(response)
     return response
 
 

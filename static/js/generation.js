@@ -27,6 +27,7 @@
     img.alt = image.alt;
     img.width = image.width;
     img.height = image.height;
+    if (image.has_alpha) img.className = "checker";
     a.appendChild(img);
     li.appendChild(a);
     grid.appendChild(li);
