@@ -33,7 +33,10 @@ def _generation_or_404(request: HttpRequest, generation_id) -> Generation:
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
     tag = request.GET.get("tag", "").strip()
     query = request.GET.get("q", "").strip()
-    images = selectors.image_list(owner=request.user, tag=tag or None, query=query or None)
+    favourites = request.GET.get("favourites", "") not in ("", "0")
+    images = selectors.image_list(
+        owner=request.user, tag=tag or None, query=query or None, favourites=favourites
+    )
     page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -43,6 +46,7 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
             "page": page,
             "tag": tag,
             "query": query,
+            "favourites": favourites,
             "tags": selectors.tag_names(owner=request.user),
             "recent": selectors.generation_list_recent(owner=request.user),
         },
@@ -178,6 +182,8 @@ def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     if request.method == "POST":
-        services.image_delete(image=image)
-        return redirect("gallery:home")
+        # "Delete" moves to the trash, with "Undo" offered (views.trash.image_trash).
+        from .trash import image_trash
+
+        return image_trash(request, image_id)
     return render(request, "gallery/image_delete.html", {"image": image})
