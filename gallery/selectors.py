@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, UUIDField
 from django.db.models.functions import Lower
 
 from .models import Board, BoardImage, Generation, Image, Tag, TaggedImage
@@ -76,7 +76,7 @@ def board_list(*, owner) -> list[Board]:
         Board.objects.filter(owner=owner)
         .annotate(
             image_count=Count("entries", filter=Q(entries__image__trashed_at__isnull=True)),
-            first_image_id=Subquery(first),
+            first_image_id=Subquery(first, output_field=UUIDField()),
             cover_trashed_at=F("cover__trashed_at"),
         )
         .order_by(Lower("name"), "id")
