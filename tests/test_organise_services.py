@@ -121,11 +121,6 @@ def test_select_all_covers_every_page_of_the_listing(user):
     make_images(user, 30, prompt="red boats")
     make_images(user, 5, prompt="green hills")
     images = selectors.image_selection(owner=user, filters={"q": "boats"})
-    result = (
-        services.bulk_apply(owner=user, action="board-add", params={"boards": []}, images=images)
-        if False
-        else None
-    )
     board = services.board_create(owner=user, name="Boats")
     result = services.bulk_apply(
         owner=user, action="board-add", params={"boards": [board.pk]}, images=images
