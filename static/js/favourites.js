@@ -19,11 +19,12 @@
     event.preventDefault();
     const button = form.querySelector(".fav-toggle");
     const wanted = button ? button.getAttribute("aria-pressed") !== "true" : null;
+    const body = new FormData(form); // before the flip below changes the field
     if (wanted !== null) setPressed(form, wanted); // at once; corrected if the server disagrees
     try {
       const answer = await fetch(form.action, {
         method: "POST",
-        body: new FormData(form),
+        body,
         headers: { Accept: "application/json" },
         credentials: "same-origin",
       });
