@@ -31,11 +31,7 @@ from tests.test_browser import (
 )
 
 # The main browser tests' fixtures (Chromium, contexts, a page), shared rather than copied.
-browser_fixture, new_context_fixture, page_fixture = (
-    journey.browser,
-    journey.new_context,
-    journey.page,
-)
+browser, new_context, page = journey.browser, journey.new_context, journey.page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
