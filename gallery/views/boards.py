@@ -51,8 +51,13 @@ def board_detail(request: HttpRequest, board_id) -> HttpResponse:
     board = _board_or_404(request, board_id)
     tag = request.GET.get("tag", "").strip()
     query = request.GET.get("q", "").strip()
+    favourites = request.GET.get("favourites", "") not in ("", "0")
     images = selectors.image_list(
-        owner=request.user, tag=tag or None, query=query or None, board=board
+        owner=request.user,
+        tag=tag or None,
+        query=query or None,
+        favourites=favourites,
+        board=board,
     )
     page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -63,6 +68,7 @@ def board_detail(request: HttpRequest, board_id) -> HttpResponse:
             "page": page,
             "tag": tag,
             "query": query,
+            "favourites": favourites,
             "tags": selectors.tag_names(owner=request.user),
         },
     )
