@@ -14,13 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with django_environment() as workdir:
         # Imported only once Django is set up: they import models.
-        from bench import endpoint, gallery_page, gallery_store, renderer
+        from bench import endpoint, gallery_page, gallery_store, organise, renderer
         from bench.timing import Report
 
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        for module in (renderer, endpoint, gallery_store, gallery_page):
+        for module in (renderer, endpoint, gallery_store, gallery_page, organise):
             report.section(module.TITLE)
             try:
                 module.run(report)

@@ -49,10 +49,10 @@ def member_name(position: int, width: int, image: Image) -> str:
     return f"{position:0{width}d}-{archive_slug(image.prompt)}.{extension}"
 
 
-def _original(image: Image) -> Iterator[bytes]:
+def _original(image: Image, handle) -> Iterator[bytes]:
     """The stored bytes; a PNG gets its ``parameters`` chunk (one image in memory at a time,
     as the single download does); other formats are copied in chunks."""
-    with image.file.open("rb") as handle:
+    with handle:
         if image.format == "png":
             yield imaging.embed_png_text(handle.read(), "parameters", image_parameters(image))
             return
@@ -94,10 +94,10 @@ def images_zip(*, images: QuerySet[Image]) -> Iterator[bytes]:
     archive = ZipStream(compress_type=ZIP_STORED)
     for position, image in enumerate(_rows(images), start=1):
         try:
-            image.file.storage.size(image.file.name)
+            handle = image.file.storage.open(image.file.name, "rb")
         except (FileNotFoundError, OSError):
-            continue  # a row without its file (checkstorage reports those); skip, not abort
-        archive.add(_original(image), member_name(position, width, image))
+            continue  # a row without its file (checkstorage reports those): skip, not abort
+        archive.add(_original(image, handle), member_name(position, width, image))
         yield from archive.all_files()
     archive.add(_metadata_json(images, width), "metadata.json")
     yield from archive.finalize()
