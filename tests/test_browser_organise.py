@@ -40,7 +40,7 @@ LANTERN = "Paper lanterns drifting on a dark river"
 
 
 def tile(page: Page, index: int):
-    return page.locator(".grid .tile").nth(index)
+    return page.locator("main .tile").nth(index)
 
 
 def a1111_png(prompt: str, index: int) -> bytes:
@@ -60,7 +60,7 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     seed_generation(user, LANTERN, n=3, tags=("river",))
     seed_generation(user, KITE, n=4, tags=("kite",))
     log_in(page, base, "alice", "alice-password-123")
-    expect(page.locator(".grid .tile")).to_have_count(7)
+    expect(page.locator("main .tile")).to_have_count(7)
 
     # -- favourites: star three, without a reload; then filter ------------------------------
     page.evaluate("window.__marker = 1")
@@ -72,8 +72,8 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     assert page.evaluate("window.__marker") == 1, "starring reloaded the page"
     page.get_by_role("link", name="★ Favourites").click()
     expect(page).to_have_url(re.compile(r"favourites=1"))
-    expect(page.locator(".grid .tile")).to_have_count(3)
-    expect(page.locator('.grid .fav-toggle[aria-pressed="true"]')).to_have_count(3)
+    expect(page.locator("main .tile")).to_have_count(3)
+    expect(page.locator('main .fav-toggle[aria-pressed="true"]')).to_have_count(3)
 
     # -- a board, filled by multi-select (click, then shift-click: five) ---------------------
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Boards").click()
@@ -95,7 +95,7 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     expect(page.get_by_text("Added 5 images to “Keepers”.")).to_be_visible()
     board = Board.objects.get(owner=user, name="Keepers")
     page.goto(f"{base}/boards/{board.pk}/")
-    expect(page.locator(".grid .tile")).to_have_count(5)
+    expect(page.locator("main .tile")).to_have_count(5)
 
     # -- those five as a ZIP: pixels and prompts inside ----------------------------------------
     page.get_by_role("button", name="Select all").click()
@@ -123,14 +123,14 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     checks.nth(1).check()
     page.get_by_role("button", name="Move to trash").click()
     expect(page.get_by_text("Moved 2 images to the trash.")).to_be_visible()
-    expect(page.locator(".grid .tile")).to_have_count(3)
+    expect(page.locator("main .tile")).to_have_count(3)
     page.get_by_role("button", name="Undo", exact=True).click()
     expect(page.get_by_text("Restored 2 images.")).to_be_visible()
-    expect(page.locator(".grid .tile")).to_have_count(5)
+    expect(page.locator("main .tile")).to_have_count(5)
     checks.nth(0).check()
     checks.nth(1).check()
     page.get_by_role("button", name="Move to trash").click()
-    expect(page.locator(".grid .tile")).to_have_count(3)
+    expect(page.locator("main .tile")).to_have_count(3)
     page.get_by_role("link", name="Trash", exact=True).click()
     expect(page.get_by_role("button", name=re.compile("^Restore"))).to_have_count(2)
     expect(page.get_by_role("button", name=re.compile("^Delete forever"))).to_have_count(2)
@@ -138,10 +138,10 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     expect(page.get_by_text("Restored 1 image.")).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("^Restore"))).to_have_count(1)
     page.goto(f"{base}/boards/{board.pk}/")
-    expect(page.locator(".grid .tile")).to_have_count(4)
+    expect(page.locator("main .tile")).to_have_count(4)
 
     # -- an image's page: F toggles Favourite; remix and API call ---------------------------
-    page.locator(".grid .tile-link").first.click()
+    page.locator("main .tile-link").first.click()
     expect(page).to_have_url(re.compile(rf"/images/{UUID_RE}/"))
     favourite = page.get_by_role("button", name="Favourite")
     before = favourite.get_attribute("aria-pressed")
@@ -170,7 +170,7 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     expect(page.get_by_text("Imported 3 of 3.")).to_be_visible()
     page.get_by_role("searchbox").fill("teapot")
     page.get_by_role("searchbox").press("Enter")
-    expect(page.locator(".grid .tile")).to_have_count(2)
+    expect(page.locator("main .tile")).to_have_count(2)
     expect(page.get_by_alt_text("copper teapot on a windowsill")).to_be_visible()
 
     # -- a deleted user leaves no file behind ---------------------------------------------------

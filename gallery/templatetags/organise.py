@@ -77,3 +77,22 @@ def listing_zip_url(context) -> str:
         params["board"] = board.pk
     query = params.urlencode()
     return reverse("gallery:listing-zip") + (f"?{query}" if query else "")
+
+
+@register.simple_tag(takes_context=True)
+def listing_selection(context) -> dict:
+    """What "Select all" covers on this page: the listing's filters (read from the query
+    string, as every listing writes them) and how many images match, on every page."""
+    request = context["request"]
+    board = context.get("board")
+    get = request.GET
+    filters = {
+        "tag": get.get("tag", "").strip(),
+        "q": get.get("q", "").strip(),
+        "favourites": get.get("favourites", "") not in ("", "0"),
+        "board": board.pk if board else "",
+    }
+    total = selectors.image_selection(
+        owner=request.user, filters={k: v for k, v in filters.items() if v}
+    ).count()
+    return {**filters, "total": total}
