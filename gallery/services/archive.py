@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
 from .. import imaging
@@ -26,15 +26,44 @@ READ_SIZE = 256 * 1024
 
 
 def _rows(images: QuerySet[Image]) -> Iterator[Image]:
-    ordered = (
-        images.prefetch_related(None)
-        .prefetch_related(
-            Prefetch("tagged_items", queryset=TaggedImage.objects.select_related("tag")),
-            Prefetch("board_entries", queryset=BoardImage.objects.select_related("board")),
-        )
-        .order_by("-created_at", "-id")
+    # No prefetch_related: prefetched tags point back at their image, and those reference
+    # cycles wait for the cyclic garbage collector, so memory would grow with the rows read.
+    return (
+        images.prefetch_related(None).order_by("-created_at", "-id").iterator(chunk_size=CHUNK_ROWS)
     )
-    return ordered.iterator(chunk_size=CHUNK_ROWS)
+
+
+def _batches(images: QuerySet[Image]) -> Iterator[tuple[Image, list[str], list[str]]]:
+    """Rows with their tag and board names, fetched per chunk of rows (two queries a chunk)."""
+    batch: list[Image] = []
+    for image in _rows(images):
+        batch.append(image)
+        if len(batch) == CHUNK_ROWS:
+            yield from _named(batch)
+            batch = []
+    yield from _named(batch)
+
+
+def _named(batch: list[Image]) -> Iterator[tuple[Image, list[str], list[str]]]:
+    if not batch:
+        return
+    ids = [image.pk for image in batch]
+    tags: dict = {}
+    for image_id, name in TaggedImage.objects.filter(content_object_id__in=ids).values_list(
+        "content_object_id", "tag__name"
+    ):
+        tags.setdefault(image_id, []).append(name)
+    boards: dict = {}
+    for image_id, name in BoardImage.objects.filter(image_id__in=ids).values_list(
+        "image_id", "board__name"
+    ):
+        boards.setdefault(image_id, []).append(name)
+    for image in batch:
+        yield (
+            image,
+            sorted(tags.get(image.pk, []), key=str.lower),
+            sorted(boards.get(image.pk, []), key=str.lower),
+        )
 
 
 def archive_slug(text: str) -> str:
@@ -60,7 +89,7 @@ def _original(image: Image, handle) -> Iterator[bytes]:
             yield chunk
 
 
-def _metadata(image: Image, name: str) -> dict:
+def _metadata(image: Image, name: str, tags: list[str], boards: list[str]) -> dict:
     return {
         "file": name,
         "id": str(image.pk),
@@ -71,8 +100,8 @@ def _metadata(image: Image, name: str) -> dict:
         "requested_size": image.size,
         "format": image.format,
         "favourite": image.is_favourite,
-        "tags": [tag.name for tag in image.tag_list],
-        "boards": sorted(entry.board.name for entry in image.board_entries.all()),
+        "tags": tags,
+        "boards": boards,
         "created": image.created_at.isoformat(),
         "generation": str(image.generation_id) if image.generation_id else None,
         "settings": image.metadata or None,
@@ -81,8 +110,9 @@ def _metadata(image: Image, name: str) -> dict:
 
 def _metadata_json(images: QuerySet[Image], width: int) -> Iterator[bytes]:
     yield b'{"images": [\n'
-    for position, image in enumerate(_rows(images), start=1):
-        entry = json.dumps(_metadata(image, member_name(position, width, image)), indent=None)
+    for position, (image, tags, boards) in enumerate(_batches(images), start=1):
+        name = member_name(position, width, image)
+        entry = json.dumps(_metadata(image, name, tags, boards), ensure_ascii=False)
         yield (entry if position == 1 else ",\n" + entry).encode()
     yield b"\n]}\n"
 
