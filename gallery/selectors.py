@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, UUIDField
-from django.db.models.functions import Lower
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, UUIDField
+from django.db.models.functions import Lower, TruncDate
 
-from .models import Board, BoardImage, Generation, Image, Tag, TaggedImage
+from .models import Board, BoardImage, GalleryEvent, Generation, Image, Tag, TaggedImage
 
 
 def _with_tags(images: QuerySet[Image]) -> QuerySet[Image]:
@@ -123,3 +123,58 @@ def image_selection(*, owner, ids=None, filters: dict | None = None) -> QuerySet
 
 def trash_list(*, owner) -> QuerySet[Image]:
     return Image.objects.owned_by(owner).trashed().order_by("-trashed_at", "-id")
+
+
+def generation_latest_partial(*, generation: Generation) -> dict | None:
+    """The newest partial image a streaming model sent for ``generation``: its preview's
+    ``data_url`` and where it belongs (``index``), or None."""
+    event = (
+        GalleryEvent.objects.filter(
+            owner_id=generation.owner_id,
+            generation_id=generation.pk,
+            kind=GalleryEvent.Kind.PARTIAL,
+        )
+        .order_by("-id")
+        .first()
+    )
+    return event.payload if event is not None else None
+
+
+USAGE_SUMS = {
+    "generations": Count("id"),
+    "input_tokens": Sum("input_tokens"),
+    "output_tokens": Sum("output_tokens"),
+    "total_tokens": Sum("total_tokens"),
+}
+
+
+def usage_by_day(*, owner, days: int = 30) -> list[dict]:
+    """Token counts of ``owner``'s generations per day (newest first), from their ``usage``."""
+    rows = (
+        Generation.objects.filter(owner=owner)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(**USAGE_SUMS)
+        .order_by("-day")
+    )
+    return list(rows[:days])
+
+
+def usage_by_model(*, owner) -> list[dict]:
+    rows = (
+        Generation.objects.filter(owner=owner)
+        .values("model")
+        .annotate(**USAGE_SUMS)
+        .order_by("-total_tokens", "model")
+    )
+    return list(rows)
+
+
+def usage_by_user() -> list[dict]:
+    """Every person's token counts, most first: what an operator sees in the admin."""
+    rows = (
+        Generation.objects.values("owner__username")
+        .annotate(**USAGE_SUMS)
+        .order_by("-total_tokens", "owner__username")
+    )
+    return list(rows)

@@ -288,6 +288,8 @@ NOVISURF_RATE_LIMIT_PER_MINUTE = env.int("NOVISURF_RATE_LIMIT_PER_MINUTE", defau
 NOVISURF_MAX_IMAGE_PIXELS = env.int("NOVISURF_MAX_IMAGE_PIXELS", default=40_000_000)
 NOVISURF_MAX_IMAGE_BYTES = env.int("NOVISURF_MAX_IMAGE_BYTES", default=50 * 1024 * 1024)
 NOVISURF_THUMBNAIL_SIZE = env.int("NOVISURF_THUMBNAIL_SIZE", default=512)
+# The whole multipart body of POST /v1/images/edits (up to 16 images and a mask); larger is a 413.
+NOVISURF_MAX_EDIT_BODY_BYTES = env.int("NOVISURF_MAX_EDIT_BODY_BYTES", default=64 * 1024 * 1024)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=24)
 
 # The queue. A running generation's lease is renewed every third of this; a worker that dies

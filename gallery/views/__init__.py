@@ -27,6 +27,7 @@ from .pages import (
 )
 from .selection import bulk_action_detail, listing_zip, selection_act
 from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo
+from .usage import usage
 
 __all__ = [
     "board_cover",
@@ -59,4 +60,5 @@ __all__ = [
     "trash_list",
     "trash_restore",
     "trash_undo",
+    "usage",
 ]

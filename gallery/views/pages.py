@@ -100,6 +100,12 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
             "finished": generation.is_finished,
             "error": generation.error,
             "item_errors": generation.item_errors,
+            # While a streaming model works, its latest partial image, refining in place.
+            "partial": (
+                None
+                if generation.is_finished
+                else selectors.generation_latest_partial(generation=generation)
+            ),
             "images": [
                 {
                     "id": str(image.pk),
