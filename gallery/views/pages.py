@@ -197,8 +197,8 @@ def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     if request.method == "POST":
-        # "Delete" moves to the trash, with "Undo" offered (views.trash.image_trash).
-        from .trash import image_trash
-
-        return image_trash(request, image_id)
+        # Deletes for good (the image page's "Delete" button moves to the trash instead:
+        # views.trash.image_trash, with "Undo").
+        services.image_delete(image=image)
+        return redirect("gallery:home")
     return render(request, "gallery/image_delete.html", {"image": image})
