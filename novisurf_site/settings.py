@@ -306,6 +306,10 @@ NOVISURF_USER_IMAGES_PER_DAY = env.int("NOVISURF_USER_IMAGES_PER_DAY", default=0
 NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
+NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
+# Bulk actions on more images than this run in the background, with a progress page.
+NOVISURF_BULK_INLINE_LIMIT = env.int("NOVISURF_BULK_INLINE_LIMIT", default=1000)
 
 # How originals and thumbnails reach the browser (see gallery.views.files):
 # "presigned" on S3 (a redirect to a short-lived URL), else through this process, or, with
