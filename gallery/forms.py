@@ -101,3 +101,52 @@ class TagForm(forms.Form):
         if not names:
             raise forms.ValidationError("Type a tag name.")
         return names
+
+
+class EditForm(forms.Form):
+    """An edit of one image: what to change, and optionally where (a mask painted on the page
+    or uploaded). The model menu lists the models that edit; choices are passed in."""
+
+    prompt = forms.CharField(
+        label="What to change",
+        max_length=protocol.MAX_PROMPT_CHARS,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "e.g. make the sky a deep violet with two moons"}
+        ),
+    )
+    model = forms.ChoiceField(label="Model")
+    mask = forms.FileField(
+        label="Mask (optional)",
+        required=False,
+        help_text=(
+            "A PNG the size of the image: its transparent pixels are what may change. "
+            "Or paint on the image above."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png"}),
+    )
+
+    def __init__(self, *args, model_choices: list[tuple[str, str]], initial_model: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(m, label) for m, label in model_choices if protocol.spec_for(m).edits]
+        if initial_model not in dict(choices):
+            choices.insert(
+                0, (initial_model, protocol.spec_for(initial_model).title or initial_model)
+            )
+        self.fields["model"].choices = choices
+        self.fields["model"].initial = initial_model
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"].strip()
+        if not prompt:
+            raise forms.ValidationError("Say what to change.")
+        return prompt
+
+    def clean_mask(self) -> bytes | None:
+        upload = self.cleaned_data.get("mask")
+        if not upload:
+            return None
+        from .services.edits import MAX_MASK_BYTES
+
+        if upload.size > MAX_MASK_BYTES:
+            raise forms.ValidationError("The mask is too large a file.")
+        return upload.read()

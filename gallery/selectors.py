@@ -178,3 +178,24 @@ def usage_by_user() -> list[dict]:
         .order_by("-total_tokens", "owner__username")
     )
     return list(rows)
+
+
+def image_lineage(*, image: Image, limit: int = 24) -> dict:
+    """Where ``image`` came from and what was made from it, as its owner may see them:
+    ``made_from`` (the image its generation was edited or remixed from, unless trashed) and
+    ``edited_into`` (the owner's visible images whose generation started from this one)."""
+    generation = image.generation
+    parent = generation.parent_image if generation is not None else None
+    if parent is not None and (parent.owner_id != image.owner_id or parent.trashed_at):
+        parent = None
+    children = list(
+        Image.objects.owned_by(image.owner)
+        .visible()
+        .filter(generation__parent_image=image)
+        .select_related("generation")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    made_by = ""
+    if parent is not None:
+        made_by = "edited" if generation.kind == Generation.Kind.EDIT else "remixed"
+    return {"made_from": parent, "made_by": made_by, "edited_into": children}

@@ -24,6 +24,7 @@ urlpatterns = [
         name="image-tag-remove",
     ),
     path("images/<uuid:image_id>/delete", views.image_delete, name="image-delete"),
+    path("images/<uuid:image_id>/edit", views.image_edit, name="image-edit"),
     path("images/<uuid:image_id>/favourite", views.image_favourite, name="image-favourite"),
     # Organise and take out (issue 7): boards, selections, ZIP, trash, import.
     path("images/<uuid:image_id>/trash", views.image_trash, name="image-trash"),

@@ -22,9 +22,11 @@ from .bulk import (
     images_tag_add,
     images_tag_remove,
 )
+from .edits import EditRejected, edit_create, edit_files, edit_model_for, mask_check
 from .events import event_emit, events_emit_many, events_prune
 from .files import files_delete_now, files_delete_on_commit, files_sweep
 from .generations import (
+    EditSourceMissing,
     LimitReached,
     generation_claim_next,
     generation_create,
@@ -66,6 +68,8 @@ __all__ = [
     "BoardNameInvalid",
     "BulkActionInvalid",
     "BulkResult",
+    "EditRejected",
+    "EditSourceMissing",
     "ImportResult",
     "LimitReached",
     "StorageReport",
@@ -82,6 +86,9 @@ __all__ = [
     "bulk_action_start",
     "bulk_apply",
     "download_stem",
+    "edit_create",
+    "edit_files",
+    "edit_model_for",
     "event_emit",
     "events_emit_many",
     "events_prune",
@@ -112,6 +119,7 @@ __all__ = [
     "limits_check",
     "limits_for",
     "maintenance_run",
+    "mask_check",
     "queue_sweep",
     "queue_wake",
     "stale_task_rows_fail",

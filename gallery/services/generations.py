@@ -38,6 +38,11 @@ from ..models import GalleryEvent, Generation, Image, UserLimits
 from .events import event_emit
 from .images import image_store
 
+
+class EditSourceMissing(Exception):
+    """The image an edit starts from is gone (deleted for good, or its file lost)."""
+
+
 logger = logging.getLogger(__name__)
 
 # After this many lapsed leases (workers that died running it) a generation fails for good.
@@ -372,11 +377,16 @@ def _generate(generation: Generation) -> None:
         **_request_options(generation),
     }
     try:
-        if _streams(generation):
+        if generation.kind == Generation.Kind.EDIT:
+            items, usage = _edit(generation, request, wanted or range(generation.n))
+        elif _streams(generation):
             items, usage = _generate_streaming(generation, request, wanted or range(generation.n))
         else:
             result = endpoint_client().generate(**request)
             items, usage = result.items, result.fields.get("usage")
+    except EditSourceMissing as exc:
+        _finish(generation, item_errors=[], error=str(exc))
+        return
     except ClientError as exc:
         if _should_wait(exc):
             _defer(generation, exc)
@@ -424,13 +434,33 @@ def _streams(generation: Generation) -> bool:
 def _generate_streaming(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
     """The images of a streamed generation; each partial image on the way becomes a
     ``partial`` event carrying a small WebP preview, for the generation page."""
-    indexes = list(indexes)
     request = {k: v for k, v in request.items() if k not in ("stream", "response_format")}
     request.setdefault("partial_images", PARTIAL_IMAGES)
+    return _read_stream(generation, endpoint_client().generate_stream(**request), indexes)
+
+
+def _edit(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+    """An edit: ``/v1/images/edits`` with the parent's original and the mask, streamed where
+    the model streams (its partial images shown as a generation's are)."""
+    from .edits import edit_files  # edits builds on generation_create: imported when used
+
+    files = edit_files(generation=generation)
+    fields = {k: v for k, v in request.items() if v is not None and k != "stream"}
+    if _streams(generation):
+        fields.pop("response_format", None)
+        fields.setdefault("partial_images", PARTIAL_IMAGES)
+        events = endpoint_client().edit_stream(fields=fields, files=files)
+        return _read_stream(generation, events, indexes)
+    result = endpoint_client().edit(fields=fields, files=files)
+    return result.items, result.fields.get("usage")
+
+
+def _read_stream(generation: Generation, events, indexes) -> tuple[list, dict | None]:
+    indexes = list(indexes)
     cap = settings.NOVISURF_MAX_IMAGE_BYTES
     items: list[ResultItem] = []
     usages: list[dict] = []
-    for event in endpoint_client().generate_stream(**request):
+    for event in events:
         payload = event.json()
         kind = (payload.get("type") if isinstance(payload, dict) else None) or event.event or ""
         if kind == "error" or (isinstance(payload, dict) and payload.get("error")):

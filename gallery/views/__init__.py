@@ -9,6 +9,7 @@ from .boards import (
     board_rename,
     image_boards,
 )
+from .edits import image_edit
 from .favourites import image_favourite
 from .imports import image_upload
 from .pages import (
@@ -46,6 +47,7 @@ __all__ = [
     "image_delete",
     "image_detail",
     "image_download",
+    "image_edit",
     "image_favourite",
     "image_file",
     "image_tag_add",

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import delivery, imaging, selectors, services
-from ..forms import GenerationForm, TagForm
+from ..endpoint import model_choices
+from ..forms import EditForm, GenerationForm, TagForm
 from ..models import Generation, Image
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,29 @@ def _generation_or_404(request: HttpRequest, generation_id) -> Generation:
         return selectors.generation_get(owner=request.user, generation_id=generation_id)
     except Generation.DoesNotExist:
         raise Http404("No such generation.") from None
+
+
+def edit_form_for(image: Image, data=None, files=None) -> EditForm:
+    return EditForm(
+        data,
+        files,
+        model_choices=model_choices(),
+        initial_model=services.edit_model_for(image=image),
+    )
+
+
+def image_page_context(request: HttpRequest, image: Image, **extra) -> dict:
+    """What the image page shows: the image, its tag form, its lineage and the edit form
+    (open when the page was asked for with ``?edit``, or when an edit came back with errors)."""
+    context = {
+        "image": image,
+        "tag_form": TagForm(),
+        "lineage": selectors.image_lineage(image=image),
+        "edit_form": edit_form_for(image),
+        "edit_open": "edit" in request.GET,
+    }
+    context.update(extra)
+    return context
 
 
 @login_required
@@ -135,7 +159,7 @@ def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
 @require_GET
 def image_detail(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
-    return render(request, "gallery/image.html", {"image": image, "tag_form": TagForm()})
+    return render(request, "gallery/image.html", image_page_context(request, image))
 
 
 @login_required
@@ -190,7 +214,12 @@ def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     form = TagForm(request.POST)
     if not form.is_valid():
-        return render(request, "gallery/image.html", {"image": image, "tag_form": form}, status=400)
+        return render(
+            request,
+            "gallery/image.html",
+            image_page_context(request, image, tag_form=form),
+            status=400,
+        )
     services.image_tag_add(image=image, names=form.cleaned_data["tag"])
     return redirect("gallery:image", image_id=image.pk)
 
