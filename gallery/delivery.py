@@ -71,11 +71,17 @@ def _not_modified(request: HttpRequest, etag: str) -> bool:
 
 
 def serve(
-    request: HttpRequest, field, *, content_type: str, download_name: str = ""
+    request: HttpRequest,
+    field,
+    *,
+    content_type: str,
+    filename: str = "",
+    as_attachment: bool = False,
 ) -> HttpResponse:
     """The answer for one stored file (``field``: an Image's FileField value).
 
-    ``download_name``: answer it as an attachment of that name (always, for an SVG on S3).
+    ``as_attachment``: a download named ``filename``. An SVG on S3 is always one (the store
+    cannot be told to send a CSP); elsewhere it is shown sandboxed.
     """
     name = field.name
     if not name:
@@ -89,7 +95,7 @@ def serve(
                     name,
                     parameters={
                         "ResponseContentType": SVG_TYPE,
-                        "ResponseContentDisposition": attachment(download_name or "image.svg"),
+                        "ResponseContentDisposition": attachment(filename or "image.svg"),
                     },
                 )
             else:
@@ -121,8 +127,8 @@ def serve(
     response["ETag"] = etag
     # Private to its owner: browsers may keep it, shared caches must not.
     response["Cache-Control"] = CACHE_FOREVER
-    if download_name:
-        response["Content-Disposition"] = attachment(download_name)
+    if as_attachment:
+        response["Content-Disposition"] = attachment(filename or name.rsplit("/", 1)[-1])
     if is_svg:
         sandbox(response)
     return response

@@ -120,7 +120,7 @@ class EditForm(forms.Form):
         required=False,
         help_text=(
             "A PNG the size of the image: its transparent pixels are what may change. "
-            "Or paint on the image above."
+            "Or paint over the image."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": "image/png"}),
     )

@@ -167,12 +167,10 @@ def image_detail(request: HttpRequest, image_id) -> HttpResponse:
 def image_file(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     content_type = imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
-    # An SVG is served sandboxed (see gallery.delivery); on S3 it is always a download.
-    download_name = f"{services.download_stem(image)}.svg" if image.format == "svg" else ""
+    # An SVG is shown sandboxed (see gallery.delivery); on S3 it is always a download.
+    filename = f"{services.download_stem(image)}.svg" if image.format == "svg" else ""
     try:
-        return delivery.serve(
-            request, image.file, content_type=content_type, download_name=download_name
-        )
+        return delivery.serve(request, image.file, content_type=content_type, filename=filename)
     except delivery.StorageUnavailable:
         return delivery.unavailable()
 

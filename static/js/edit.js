@@ -26,7 +26,7 @@
     if (show) {
       setUpCanvas();
       const prompt = form.querySelector("textarea");
-      if (prompt) prompt.focus();
+      if (prompt) prompt.focus({ preventScroll: true });
     }
   }
 
