@@ -60,8 +60,9 @@ class VerifiedImage:
     height: int
     is_animated: bool = False
     has_alpha: bool = False
-    frames: list[Image.Image] = field(default_factory=list, repr=False)  # RGBA, when animated
+    frame_count: int = 1
     durations: list[int] = field(default_factory=list, repr=False)  # ms per frame
+    source: bytes = field(default=b"", repr=False)  # an animation's bytes, for its thumbnail
     loop: int = 0
     svg: bytes | None = field(default=None, repr=False)  # the render-safe copy of an SVG
 
@@ -116,7 +117,8 @@ def verify(data: bytes, *, max_pixels: int, max_frames: int = MAX_FRAMES) -> Ver
 
 def _decode_frames(verified: VerifiedImage, data: bytes, *, max_frames: int) -> None:
     """Decode every frame (a damaged one fails here), counting as we go: a file that claims
-    more frames than the cap is refused without decoding the rest."""
+    more frames than the cap is refused without decoding the rest. Frames are not kept (a
+    long animation would fill memory): the thumbnail decodes them again, one at a time."""
     # A fresh reader, so that the first frame stays loaded on ``verified.image``.
     animation = Image.open(io.BytesIO(data))
     frame_pixels = verified.width * verified.height
@@ -132,12 +134,14 @@ def _decode_frames(verified: VerifiedImage, data: bytes, *, max_frames: int) -> 
                 f"The animation is too large: {number:,} frames of {verified.width}x"
                 f"{verified.height} pass the limit of {MAX_ANIMATION_PIXELS:,} pixels in all."
             )
-        rgba = frame.convert("RGBA")
-        verified.frames.append(rgba)
+        frame.load()
+        if not verified.has_alpha:
+            verified.has_alpha = _has_alpha(frame)
         verified.durations.append(int(frame.info.get("duration") or 100))
-    verified.is_animated = len(verified.frames) > 1
+    verified.frame_count = len(verified.durations)
+    verified.is_animated = verified.frame_count > 1
     verified.loop = int(animation.info.get("loop", 0) or 0)
-    verified.has_alpha = any(_alpha_below_opaque(f) for f in verified.frames)
+    verified.source = data
 
 
 def _has_alpha(image: Image.Image) -> bool:
@@ -326,23 +330,28 @@ def thumbnail_for(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int
 
 
 def _animated_thumbnail(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int, int]:
-    frames, durations = verified.frames, verified.durations
-    if len(frames) > MAX_THUMBNAIL_FRAMES:
+    count, durations = verified.frame_count, verified.durations
+    picks = list(range(count))
+    if count > MAX_THUMBNAIL_FRAMES:
         # Keep evenly spaced frames; each shows for as long as the frames it stands for.
-        step = len(frames) / MAX_THUMBNAIL_FRAMES
+        step = count / MAX_THUMBNAIL_FRAMES
         picks = [int(i * step) for i in range(MAX_THUMBNAIL_FRAMES)]
-        durations = [
-            sum(durations[a:b]) for a, b in zip(picks, [*picks[1:], len(frames)], strict=True)
-        ]
-        frames = [frames[i] for i in picks]
-    small = [_fit(frame, max_side) for frame in frames]
+        durations = [sum(durations[a:b]) for a, b in zip(picks, [*picks[1:], count], strict=True)]
+    wanted = set(picks)
+    small: list[Image.Image] = []
+    animation = Image.open(io.BytesIO(verified.source))
+    # Every frame is decoded in order (a GIF frame draws over the one before); only the picked
+    # ones are kept, already small.
+    for number, frame in enumerate(ImageSequence.Iterator(animation)):
+        if number in wanted:
+            small.append(_fit(frame.convert("RGBA"), max_side))
     buffer = io.BytesIO()
     small[0].save(
         buffer,
         "WEBP",
         save_all=True,
         append_images=small[1:],
-        duration=durations,
+        duration=durations[: len(small)],
         loop=verified.loop,
         quality=80,
         method=3,

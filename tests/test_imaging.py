@@ -307,3 +307,23 @@ def test_an_animation_over_the_pixel_budget_is_refused(monkeypatch):
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
     with pytest.raises(imaging.ImageRejected, match="too large: 5 frames"):
         imaging.verify(buffer.getvalue(), max_pixels=BIG_CAP)
+
+
+def test_a_long_animation_keeps_its_timing_in_fewer_thumbnail_frames(monkeypatch):
+    monkeypatch.setattr(imaging, "MAX_THUMBNAIL_FRAMES", 4)
+    frames = [Image.new("RGBA", (40, 20), (0, 0, 0, 0)) for _ in range(10)]
+    for i, frame in enumerate(frames):
+        frame.paste((250, 20 * i, 40, 255), (i * 3, 5, i * 3 + 8, 15))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=50, disposal=2)
+    verified = imaging.verify(buffer.getvalue(), max_pixels=BIG_CAP)
+    assert (verified.is_animated, verified.has_alpha, verified.frame_count) == (True, True, 10)
+    data, _, _ = imaging.thumbnail_for(verified, max_side=20)
+    thumb = Image.open(io.BytesIO(data))
+    assert thumb.n_frames == 4
+    total = 0
+    for number in range(thumb.n_frames):
+        thumb.seek(number)
+        thumb.load()
+        total += thumb.info["duration"]
+    assert total == 500  # the whole animation's length, in fewer frames
