@@ -8,6 +8,7 @@ a reason. What is stored is always the bytes as received; only thumbnails are ma
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import struct
@@ -75,7 +76,7 @@ def verify(data: bytes, *, max_pixels: int, max_frames: int = MAX_FRAMES) -> Ver
     if not data:
         raise ImageRejected("The image is empty (0 bytes).")
     if looks_like_svg(data):
-        return verify_svg(data)
+        return verify_svg(data, max_pixels=max_pixels)
     with warnings.catch_warnings():
         # Our own pixel cap is checked before decoding; Pillow's bomb check is a second fence.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -168,7 +169,7 @@ def looks_like_svg(data: bytes) -> bool:
     return head.startswith((b"<svg", b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in head
 
 
-def verify_svg(data: bytes) -> VerifiedImage:
+def verify_svg(data: bytes, *, max_pixels: int = 40_000_000) -> VerifiedImage:
     """Parse an SVG without trusting it: entity declarations (billion laughs) and external
     entities or DTDs are refused by defusedxml. The stored bytes stay as sent; what is kept
     here is a copy for the rasteriser with scripts, event handlers and every reference to
@@ -192,7 +193,7 @@ def verify_svg(data: bytes) -> VerifiedImage:
                 f"The SVG has more than {MAX_SVG_ELEMENTS:,} elements; it is not kept."
             )
     width, height = svg_size(root)
-    safe = _render_safe_copy(root)
+    safe = _render_safe_copy(root, max_pixels=max_pixels)
     # Rendering once here proves the rasteriser can draw it before anything is stored.
     scale = min(1.0, 64 / max(width, height))
     rendered = render_svg(
@@ -208,7 +209,7 @@ def verify_svg(data: bytes) -> VerifiedImage:
     )
 
 
-def _render_safe_copy(root: ElementTree.Element) -> bytes:
+def _render_safe_copy(root: ElementTree.Element, *, max_pixels: int) -> bytes:
     for parent in list(root.iter()):
         for child in list(parent):
             if _local(child.tag) in ("script", "foreignObject", "iframe", "handler"):
@@ -217,16 +218,32 @@ def _render_safe_copy(root: ElementTree.Element) -> bytes:
         for name in list(element.attrib):
             local = _local(name).lower()
             handler = local.startswith("on")
-            outside = (name == XLINK_HREF or local == "href") and not SAFE_HREF.match(
-                element.attrib[name]
-            )
-            if handler or outside:
+            is_href = name == XLINK_HREF or local == "href"
+            outside = is_href and not SAFE_HREF.match(element.attrib[name])
+            bomb = is_href and not outside and not _embedded_fits(element.attrib[name], max_pixels)
+            if handler or outside or bomb:
                 del element.attrib[name]
         if _local(element.tag) == "style" and element.text and "@import" in element.text:
             element.text = re.sub(r"@import[^;]*;?", "", element.text)
     ElementTree.register_namespace("", SVG_NS)
     ElementTree.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     return ElementTree.tostring(root, encoding="utf-8")
+
+
+def _embedded_fits(href: str, max_pixels: int) -> bool:
+    """An embedded raster (``data:image/...``) the rasteriser may decode: under the pixel cap,
+    read from its header (a small file can claim a huge picture)."""
+    if href.lstrip().startswith("#"):
+        return True
+    _, _, payload = href.partition(",")
+    try:
+        raw = base64.b64decode(payload.strip(), validate=False) if ";base64" in href[:64] else b""
+        if not raw:
+            return False
+        width, height = Image.open(io.BytesIO(raw)).size
+    except Exception:
+        return False
+    return 0 < width * height <= max_pixels
 
 
 def _local(tag) -> str:

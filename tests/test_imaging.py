@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import struct
@@ -291,7 +292,9 @@ def test_the_render_copy_of_an_svg_has_no_script_handler_or_outside_reference():
         b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
         b'viewBox="0 0 10 10" onload="x()"><script>x()</script><g onclick="y()">'
         b'<image href="http://example.invalid/a.png"/><image xlink:href="/etc/a.png"/>'
-        b'<use href="#r"/><image href="data:image/png;base64,iVBORw0KGgo="/></g>'
+        b'<use href="#r"/><image href="data:image/png;base64,'
+        + base64.b64encode(make_image_bytes("PNG", size=(2, 2)))
+        + b'"/></g>'
         b'<rect id="r" width="5" height="5"/></svg>'
     )
     safe = imaging.verify(svg, max_pixels=BIG_CAP).svg.decode()
@@ -327,3 +330,15 @@ def test_a_long_animation_keeps_its_timing_in_fewer_thumbnail_frames(monkeypatch
         thumb.load()
         total += thumb.info["duration"]
     assert total == 500  # the whole animation's length, in fewer frames
+
+
+def test_an_embedded_raster_that_claims_too_many_pixels_is_never_drawn():
+    huge = base64.b64encode(crafted_png(30_000, 30_000)).decode()
+    small = base64.b64encode(make_image_bytes("PNG", size=(4, 4))).decode()
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+        f'<image id="big" href="data:image/png;base64,{huge}"/>'
+        f'<image id="ok" href="data:image/png;base64,{small}"/></svg>'
+    ).encode()
+    safe = imaging.verify(svg, max_pixels=BIG_CAP).svg.decode()
+    assert huge not in safe and small in safe
