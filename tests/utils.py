@@ -11,6 +11,7 @@ import io
 import random
 import time
 
+from django.core.files.storage import default_storage
 from PIL import Image
 
 
@@ -48,3 +49,24 @@ def settle(server, count: int) -> None:
     deadline = time.monotonic() + 5
     while len(server.log) < count and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def stored_names(folder: str) -> list[str]:
+    """Every file the default storage holds under ``folder``, through the storage API (so the
+    same test reads a folder on disk or a prefix in a bucket)."""
+    names: list[str] = []
+    pending = [folder.rstrip("/")]
+    while pending:
+        path = pending.pop()
+        try:
+            dirs, files = default_storage.listdir(path)
+        except FileNotFoundError:
+            continue
+        names.extend(f"{path}/{name}" for name in files)
+        pending.extend(f"{path}/{name}" for name in dirs)
+    return sorted(names)
+
+
+def is_stored(name: str) -> bool:
+    """Whether the default storage holds ``name``."""
+    return bool(name) and default_storage.exists(name)
