@@ -34,6 +34,13 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    is_service = models.BooleanField(
+        default=False,
+        help_text=(
+            "The gallery's own key (made by `make run`): not rate-limited as an outside client, "
+            "and not listed on its owner's keys page."
+        ),
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

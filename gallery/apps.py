@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class GalleryConfig(AppConfig):
     name = "gallery"
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.register()

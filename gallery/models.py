@@ -1,4 +1,6 @@
-"""The gallery's records: a generation (what a person asked for) and the images it produced."""
+"""The gallery's records: generations (what a person asked for), the images they produced, and
+what people do with them (tags, boards, trash), plus the bookkeeping that keeps rows, files and
+open pages in step (events, the file journal, bulk actions, limits)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from taggit.managers import TaggableManager
-from taggit.models import TaggedItemBase
+from taggit.models import TagBase, TaggedItemBase
 
 # Longer than the client's retries with their timeouts could ever take.
 STUCK_AFTER = timedelta(minutes=30)
+
+
+def mask_upload_to(instance: Generation, filename: str) -> str:
+    return f"masks/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.png"
 
 
 class Generation(models.Model):
@@ -23,6 +29,10 @@ class Generation(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        GENERATE = "generate", "Generate"
+        EDIT = "edit", "Edit"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -48,8 +58,42 @@ class Generation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GENERATE)
+    parent_image = models.ForeignKey(
+        "Image",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="derived_generations",
+        help_text="The image this one was remixed or edited from.",
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Model options: quality, style, background, ..."
+    )
+    mask = models.FileField(upload_to=mask_upload_to, max_length=255, blank=True)
+    usage = models.JSONField(null=True, blank=True, help_text="`usage` as the endpoint sent it.")
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+
+    # The queue. A running generation holds a lease its worker renews; a lapsed lease means the
+    # worker died, and the sweeper puts the generation back in the queue.
+    worker_id = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="Queued, but not to be run before this time."
+    )
+    waiting_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider first asked us to wait."
+    )
+    wait_reason = models.CharField(max_length=200, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "owner"], name="generation_queue"),
+            models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prompt[:50]} ({self.status})"
@@ -60,11 +104,24 @@ class Generation(models.Model):
 
     @property
     def is_stuck(self) -> bool:
-        """Running far longer than any answer can take: its worker was stopped mid-way."""
+        """Running far longer than any answer can take: its worker was stopped mid-way.
+
+        The lease sweeper normally takes such a generation up again within a minute; this is
+        the last resort when no worker is running at all.
+        """
         return (
             self.status == self.Status.RUNNING
             and self.started_at is not None
             and timezone.now() - self.started_at > STUCK_AFTER
+        )
+
+    @property
+    def is_waiting(self) -> bool:
+        """Queued until a time the provider asked for (429/503 with a long Retry-After)."""
+        return (
+            self.status == self.Status.QUEUED
+            and self.not_before is not None
+            and self.not_before > timezone.now()
         )
 
     @property
@@ -75,6 +132,13 @@ class Generation(models.Model):
 class ImageQuerySet(models.QuerySet):
     def owned_by(self, user) -> ImageQuerySet:
         return self.filter(owner=user)
+
+    def visible(self) -> ImageQuerySet:
+        """Not in the trash: what every listing, search and board shows."""
+        return self.filter(trashed_at__isnull=True)
+
+    def trashed(self) -> ImageQuerySet:
+        return self.filter(trashed_at__isnull=False)
 
     def tagged(self, name: str) -> ImageQuerySet:
         return self.filter(tags__name__iexact=name)
@@ -126,15 +190,30 @@ class Image(models.Model):
     model = models.CharField(max_length=100)
     size = models.CharField(max_length=20)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    is_favourite = models.BooleanField(default=False)
+    has_alpha = models.BooleanField(default=False)
+    is_animated = models.BooleanField(default=False)
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="Settings read from an imported file's metadata."
+    )
 
-    # Through a model of our own: taggit's default one keys objects by integer, and ours are UUIDs.
+    # Through a model of our own: taggit's default one keys objects by integer, and ours are
+    # UUIDs; and tags belong to their owner, so one person's tags reveal nothing to another.
     tags = TaggableManager(blank=True, through="TaggedImage")
+    boards = models.ManyToManyField("Board", through="BoardImage", related_name="images")
 
     objects = ImageQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-index"]
-        indexes = [models.Index(fields=["owner", "-created_at"], name="image_owner_recent")]
+        # The id breaks ties, so that keyset pages never repeat or skip an image.
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="image_owner_recent"),
+            models.Index(
+                fields=["owner", "is_favourite", "-created_at"], name="image_owner_favourite"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["generation", "index"], name="one_image_per_item"),
         ]
@@ -152,12 +231,185 @@ class Image(models.Model):
         return sorted((item.tag for item in self.tagged_items.all()), key=lambda t: t.name.lower())
 
 
+class Tag(TagBase):
+    """A tag of one owner. Names are unique per owner, whatever their case."""
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_tags"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("name"), "owner", name="one_tag_name_per_owner"
+            ),
+        ]
+
+
 class TaggedImage(TaggedItemBase):
     """One tag on one image."""
 
     content_object = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tagged_items")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="tagged_items")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["content_object", "tag"], name="one_tag_per_image"),
         ]
+
+
+class Board(models.Model):
+    """A named group of images. Deleting a board never deletes its images."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="boards"
+    )
+    name = models.CharField(max_length=100)
+    cover = models.ForeignKey(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("name"), "owner", name="one_board_name_per_owner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BoardImage(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="board_entries")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["board", "image"], name="one_entry_per_board_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} on {self.board_id}"
+
+
+class GalleryEvent(models.Model):
+    """The change feed: one row per thing an open page should learn about.
+
+    Written in the same transaction as the change; live pages (server-sent events or polls)
+    read rows after the last id they saw. Rows are pruned after a few minutes.
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE_STORED = "image.stored"
+        IMAGE_CHANGED = "image.changed"
+        IMAGE_TRASHED = "image.trashed"
+        IMAGE_RESTORED = "image.restored"
+        IMAGE_DELETED = "image.deleted"
+        GENERATION = "generation"
+        PARTIAL = "partial"
+        BULK = "bulk"
+
+    id = models.BigAutoField(primary_key=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    image_id = models.UUIDField(null=True, blank=True)
+    generation_id = models.UUIDField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "id"], name="event_owner_feed")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.id}"
+
+
+class FileJournal(models.Model):
+    """A storage name whose fate is not settled yet.
+
+    ``writing``: recorded (and committed) before the bytes are written, removed once the row
+    that owns them is committed; left behind by a worker that died mid-store. ``delete``: a file
+    whose row is gone but whose deletion failed (storage unreachable). The sweeper settles both:
+    a name no row refers to is deleted from storage, then forgotten.
+    """
+
+    class Reason(models.TextChoices):
+        WRITING = "writing"
+        DELETE = "delete"
+
+    name = models.CharField(max_length=255, db_index=True)
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.name}"
+
+
+class BulkAction(models.Model):
+    """An action on many images at once, run in the background with its progress recorded."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bulk_actions"
+    )
+    action = models.CharField(max_length=30)
+    params = models.JSONField(default=dict, blank=True)
+    selection = models.JSONField(
+        default=dict, blank=True, help_text="Image ids, or the listing's filters for 'all'."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.done}/{self.total})"
+
+
+class UserLimits(models.Model):
+    """One person's limits, where they differ from the site's (empty = the site's default)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_limits"
+    )
+    max_running = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Generations running at once."
+    )
+    images_per_day = models.PositiveIntegerField(null=True, blank=True)
+    max_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Bytes of stored originals."
+    )
+
+    class Meta:
+        verbose_name = "user limits"
+        verbose_name_plural = "user limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.user}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A task worker that is alive: it touches its row every few seconds."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.hostname}:{self.pid})"

@@ -23,4 +23,5 @@ urlpatterns = [
         name="image-tag-remove",
     ),
     path("images/<uuid:image_id>/delete", views.image_delete, name="image-delete"),
+    path("images/<uuid:image_id>/favourite", views.image_favourite, name="image-favourite"),
 ]

@@ -40,12 +40,15 @@ class ClientError(Exception):
         status: int | None = None,
         code: str | None = None,
         param: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.param = param
+        # Seconds the endpoint asked us to wait (Retry-After on a 429 or 503), if it said.
+        self.retry_after = retry_after
 
 
 class EndpointError(ClientError):
@@ -54,10 +57,6 @@ class EndpointError(ClientError):
 
 class RateLimited(EndpointError):
     """The endpoint kept answering 429 after our retries. ``retry_after`` is in seconds."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class EndpointUnavailable(ClientError):
@@ -249,7 +248,11 @@ class ImageClient:
             )
         if status >= 500:
             return EndpointUnavailable(
-                f"The image endpoint failed: {text}", status=status, code=code, param=param
+                f"The image endpoint failed: {text}",
+                status=status,
+                code=code,
+                param=param,
+                retry_after=_retry_after_seconds(response.headers),
             )
         if status in (401, 403):
             return EndpointError(

@@ -185,6 +185,19 @@ NOVISURF_MAX_IMAGE_BYTES = env.int("NOVISURF_MAX_IMAGE_BYTES", default=50 * 1024
 NOVISURF_THUMBNAIL_SIZE = env.int("NOVISURF_THUMBNAIL_SIZE", default=512)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=24)
 
+# The queue. A running generation's lease is renewed every third of this; a worker that dies
+# leaves a lease that lapses, and the next housekeeping round takes the generation up again.
+NOVISURF_LEASE_SECONDS = env.int("NOVISURF_LEASE_SECONDS", default=30)
+NOVISURF_MAINTENANCE_INTERVAL = env.float("NOVISURF_MAINTENANCE_INTERVAL", default=10.0)
+# How long a generation may wait, in all, for a provider that answers 429/503 with Retry-After.
+NOVISURF_PROVIDER_MAX_WAIT = env.int("NOVISURF_PROVIDER_MAX_WAIT", default=30 * 60)
+# Per-person limits (0 = none); an admin can set other values per person (User limits).
+NOVISURF_USER_MAX_RUNNING = env.int("NOVISURF_USER_MAX_RUNNING", default=2)
+NOVISURF_USER_IMAGES_PER_DAY = env.int("NOVISURF_USER_IMAGES_PER_DAY", default=0)
+NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
+# Trashed images are deleted for good after this many days.
+NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -709,7 +709,7 @@ def test_retry_leaves_a_done_generation_alone(make_generation, django_capture_on
 
 
 @pytest.mark.django_db
-def test_generation_create_saves_first_and_queues_on_commit(
+def test_generation_create_saves_first_and_wakes_the_queue_on_commit_elsewhere(
     settings, user, django_capture_on_commit_callbacks
 ):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
@@ -736,9 +736,10 @@ def test_generation_create_saves_first_and_queues_on_commit(
         "url",
         ["sea"],
     )
+    # A wake-up, not a named generation: the worker claims the fairest queued one.
     [queued] = default_task_backend.results
-    assert queued.task.name == "run_generation"
-    assert queued.args == [str(generation.pk)]
+    assert queued.task.name == "generation_work"
+    assert queued.args == []
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The gallery's pages: parse, call a service or a selector, render. Everything is per owner."""
+"""The gallery's first pages: the home listing, the form, generations and one image."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
-from .forms import GenerationForm, TagForm
-from .models import Generation, Image
+from .. import selectors, services
+from ..forms import GenerationForm, TagForm
+from ..models import Generation, Image
 
 
 def _image_or_404(request: HttpRequest, image_id) -> Image:

@@ -1,0 +1,564 @@
+"""Generations: save what was asked, queue it fairly, run it under a lease, and heal the queue.
+
+The Generation table is the queue. A task is only a wake-up: whichever worker runs it claims
+the *fairest* runnable generation (the owner with the fewest running, then the one who started
+least recently, then the oldest), so one person's backlog never starves another's. A running
+generation holds a lease its worker renews; the sweeper takes up one whose lease lapsed (its
+worker died) and makes sure every runnable generation has a wake-up waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from novisurf.client import ClientError, EndpointError, EndpointUnavailable, RateLimited
+from novisurf.protocol import accepts_response_format
+
+from .. import imaging
+from ..endpoint import endpoint_client
+from ..models import GalleryEvent, Generation, Image, UserLimits
+from .events import event_emit
+from .images import image_store
+
+logger = logging.getLogger(__name__)
+
+# After this many lapsed leases (workers that died running it) a generation fails for good.
+MAX_ATTEMPTS = 5
+
+
+class LimitReached(Exception):
+    """A per-person limit stops this generation; the message says which and until when."""
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_running: int
+    images_per_day: int  # 0: no limit
+    max_bytes: int  # 0: no limit
+
+
+def limits_for(*, user) -> Limits:
+    override = UserLimits.objects.filter(user=user).first()
+
+    def pick(name: str, default: int) -> int:
+        value = getattr(override, name, None) if override else None
+        return default if value is None else value
+
+    return Limits(
+        max_running=pick("max_running", settings.NOVISURF_USER_MAX_RUNNING),
+        images_per_day=pick("images_per_day", settings.NOVISURF_USER_IMAGES_PER_DAY),
+        max_bytes=pick("max_bytes", settings.NOVISURF_USER_MAX_BYTES),
+    )
+
+
+def limits_check(*, owner, n: int, now: datetime | None = None) -> None:
+    """Raise :class:`LimitReached` if ``n`` more images would pass one of the owner's limits."""
+    now = now or timezone.now()
+    limits = limits_for(user=owner)
+    if limits.images_per_day:
+        day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        used = (
+            Generation.objects.filter(owner=owner, created_at__gte=day_start)
+            .exclude(status=Generation.Status.FAILED)
+            .aggregate(total=Sum("n"))["total"]
+            or 0
+        )
+        if used + n > limits.images_per_day:
+            resets = day_start + timedelta(days=1)
+            left = max(0, limits.images_per_day - used)
+            raise LimitReached(
+                f"You have reached your limit of {limits.images_per_day} images a day "
+                f"({used} made or on their way today, {left} left). It resets at "
+                f"{date_format(timezone.localtime(resets), 'H:i')} "
+                f"on {date_format(timezone.localtime(resets), 'j M')}.",
+                limit="images_per_day",
+            )
+    if limits.max_bytes:
+        stored = Image.objects.filter(owner=owner).aggregate(total=Sum("file_size"))["total"] or 0
+        if stored >= limits.max_bytes:
+            raise LimitReached(
+                f"Your images take {_size(stored)} of your {_size(limits.max_bytes)} of storage "
+                "(images in the trash count until it is emptied). Delete some to make room.",
+                limit="max_bytes",
+            )
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def generation_create(
+    *,
+    owner,
+    prompt: str,
+    model: str,
+    n: int,
+    size: str,
+    response_format: str,
+    tags: list[str],
+    options: dict | None = None,
+    kind: str = Generation.Kind.GENERATE,
+    parent_image: Image | None = None,
+) -> Generation:
+    """Save what was asked for and queue it in the same transaction: nothing typed is lost, and
+    no committed row is ever left without a wake-up (the sweeper covers other task backends)."""
+    limits_check(owner=owner, n=n)
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            owner=owner,
+            prompt=prompt,
+            model=model,
+            n=n,
+            size=size,
+            response_format=response_format,
+            tag_names=tags,
+            options=options or {},
+            kind=kind,
+            parent_image=parent_image,
+        )
+        _emit(generation)
+        queue_wake()
+    return generation
+
+
+def generation_retry(*, generation: Generation) -> Generation:
+    """Run a failed (or stuck) generation again, with everything that was typed."""
+    if not generation.can_retry:
+        return generation
+    with transaction.atomic():
+        Generation.objects.filter(pk=generation.pk, status=generation.status).update(
+            status=Generation.Status.QUEUED,
+            error="",
+            item_errors=[],
+            started_at=None,
+            finished_at=None,
+            worker_id="",
+            lease_expires_at=None,
+            not_before=None,
+            waiting_since=None,
+            wait_reason="",
+        )
+        generation.refresh_from_db()
+        _emit(generation)
+        queue_wake()
+    return generation
+
+
+def queue_wake(*, run_after: datetime | None = None) -> None:
+    """Enqueue a wake-up. On the database backend it joins the current transaction, so that the
+    row and its wake-up commit together; on another backend it is sent after the commit."""
+    from django_tasks_db import DatabaseBackend
+
+    from ..tasks import generation_work
+
+    task = generation_work.using(run_after=run_after) if run_after else generation_work
+    if isinstance(task.get_backend(), DatabaseBackend):
+        task.enqueue()
+    else:
+        transaction.on_commit(task.enqueue)
+
+
+def _runnable(now: datetime) -> Q:
+    return Q(status=Generation.Status.QUEUED) & (
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+
+
+def generation_pick(*, now: datetime | None = None) -> Generation | None:
+    """The fairest runnable generation: per-owner round robin, under each owner's running cap.
+
+    Four small queries over the owners with work, not over every queued row.
+    """
+    now = now or timezone.now()
+    waiting = dict(
+        Generation.objects.filter(_runnable(now))
+        .values("owner")
+        .annotate(oldest=Min("created_at"))
+        .values_list("owner", "oldest")
+    )
+    if not waiting:
+        return None
+    running = dict(
+        Generation.objects.filter(status=Generation.Status.RUNNING, owner__in=waiting)
+        .values("owner")
+        .annotate(count=Count("pk"))
+        .values_list("owner", "count")
+    )
+    last_start = dict(
+        Generation.objects.filter(owner__in=waiting, started_at__isnull=False)
+        .values("owner")
+        .annotate(last=Max("started_at"))
+        .values_list("owner", "last")
+    )
+    caps = {
+        user_id: cap
+        for user_id, cap in UserLimits.objects.filter(
+            user__in=waiting, max_running__isnull=False
+        ).values_list("user", "max_running")
+    }
+    default_cap = settings.NOVISURF_USER_MAX_RUNNING
+    never = datetime.min.replace(tzinfo=now.tzinfo)
+    owners = [
+        owner
+        for owner in waiting
+        if not caps.get(owner, default_cap) or running.get(owner, 0) < caps.get(owner, default_cap)
+    ]
+    if not owners:
+        return None
+    owner = min(
+        owners,
+        key=lambda o: (running.get(o, 0), last_start.get(o) or never, waiting[o], o),
+    )
+    return (
+        Generation.objects.filter(_runnable(now), owner=owner).order_by("created_at", "id").first()
+    )
+
+
+def generation_claim_next(*, worker_id: str, now: datetime | None = None) -> Generation | None:
+    """Claim the fairest runnable generation for ``worker_id``, with a fresh lease."""
+    for _ in range(5):  # another worker may claim our pick first: pick again
+        now = now or timezone.now()
+        candidate = generation_pick(now=now)
+        if candidate is None:
+            return None
+        claimed = Generation.objects.filter(
+            pk=candidate.pk, status=Generation.Status.QUEUED
+        ).update(
+            status=Generation.Status.RUNNING,
+            worker_id=worker_id[:64],
+            lease_expires_at=now + timedelta(seconds=settings.NOVISURF_LEASE_SECONDS),
+            started_at=now,
+            attempts=F("attempts") + 1,
+            not_before=None,
+            wait_reason="",
+        )
+        if claimed:
+            generation = Generation.objects.select_related("owner").get(pk=candidate.pk)
+            _emit(generation)
+            return generation
+        now = None
+    return None
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{threading.get_native_id()}"[:64]
+
+
+def generation_work(*, worker_id: str | None = None) -> Generation | None:
+    """What a wake-up does: claim the fairest generation, run it under a renewed lease."""
+    worker_id = worker_id or default_worker_id()
+    generation = generation_claim_next(worker_id=worker_id)
+    if generation is None:
+        return None
+    with _LeaseKeeper(generation.pk, worker_id):
+        try:
+            _generate(generation)
+        except Exception:
+            logger.exception("Generation %s stopped by an unexpected error", generation.pk)
+            _finish(
+                generation,
+                item_errors=generation.item_errors,
+                error="An unexpected error stopped this generation; the server log has details.",
+            )
+    # An owner held back by their running cap has runnable work that no wake-up may be left
+    # for: leave one, now that a slot is free.
+    if Generation.objects.filter(_runnable(timezone.now())).exists():
+        queue_wake()
+    return generation
+
+
+def generation_run(*, generation_id: str) -> Generation | None:
+    """Run this generation now if it is queued (tests, and wake-ups queued before the fair
+    queue, which named their generation)."""
+    worker_id = default_worker_id()
+    now = timezone.now()
+    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.RUNNING,
+        worker_id=worker_id,
+        lease_expires_at=now + timedelta(seconds=settings.NOVISURF_LEASE_SECONDS),
+        started_at=now,
+        attempts=F("attempts") + 1,
+        not_before=None,
+        wait_reason="",
+    )
+    if not claimed:
+        return None
+    generation = Generation.objects.select_related("owner").get(pk=generation_id)
+    with _LeaseKeeper(generation.pk, worker_id):
+        try:
+            _generate(generation)
+        except Exception:
+            logger.exception("Generation %s stopped by an unexpected error", generation.pk)
+            _finish(
+                generation,
+                item_errors=generation.item_errors,
+                error="An unexpected error stopped this generation; the server log has details.",
+            )
+    return generation
+
+
+class _LeaseKeeper:
+    """Renews a running generation's lease from a thread while the worker waits on the endpoint."""
+
+    def __init__(self, generation_id, worker_id: str) -> None:
+        self.generation_id = generation_id
+        self.worker_id = worker_id[:64]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
+
+    def __enter__(self) -> _LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        lease = settings.NOVISURF_LEASE_SECONDS
+        try:
+            while not self.stopped.wait(max(0.5, lease / 3)):
+                try:
+                    Generation.objects.filter(
+                        pk=self.generation_id,
+                        status=Generation.Status.RUNNING,
+                        worker_id=self.worker_id,
+                    ).update(lease_expires_at=timezone.now() + timedelta(seconds=lease))
+                except Exception:
+                    logger.warning("Could not renew the lease of %s", self.generation_id)
+        finally:
+            connection.close()
+
+
+def _generate(generation: Generation) -> None:
+    wanted = _missing_indexes(generation)
+    try:
+        result = endpoint_client().generate(
+            prompt=generation.prompt,
+            model=generation.model,
+            n=len(wanted) or generation.n,
+            size=generation.size,
+            # The client takes either answer; models that refuse the field are sent none.
+            response_format=(
+                generation.response_format if accepts_response_format(generation.model) else None
+            ),
+            **_request_options(generation),
+        )
+    except ClientError as exc:
+        if _should_wait(exc):
+            _defer(generation, exc)
+            return
+        _finish(generation, item_errors=[], error=_error_text(exc))
+        return
+
+    item_errors = []
+    # A retried generation asks only for the images it is missing, and stores them at their
+    # own indexes: an image is never stored twice, whoever ran it before.
+    for item, index in zip(result.items, wanted or range(generation.n), strict=False):
+        reason = item.error
+        if item.data is not None and reason is None:
+            try:
+                image_store(
+                    generation=generation,
+                    index=index,
+                    data=item.data,
+                    revised_prompt=item.revised_prompt or "",
+                )
+                continue
+            except imaging.ImageRejected as exc:
+                reason = str(exc)
+        item_errors.append({"index": index, "reason": reason})
+    _finish(generation, item_errors=item_errors, error="")
+
+
+def _request_options(generation: Generation) -> dict:
+    return {k: v for k, v in (generation.options or {}).items() if v not in (None, "")}
+
+
+def _missing_indexes(generation: Generation) -> list[int]:
+    stored = set(generation.images.values_list("index", flat=True))
+    return [index for index in range(generation.n) if index not in stored]
+
+
+def _error_text(exc: ClientError) -> str:
+    if isinstance(exc, EndpointError) and exc.status in (401, 403):
+        return (
+            f"{exc.message} — the gallery's API key (NOVISURF_API_KEY) was refused. With the "
+            "built-in endpoint, run `make run` again: it makes a new key. With a provider, put "
+            "a valid key in NOVISURF_API_KEY and restart."
+        )
+    return exc.message
+
+
+def _should_wait(exc: ClientError) -> bool:
+    """429 or 503 with a Retry-After longer than the client waits in line."""
+    return (
+        isinstance(exc, RateLimited | EndpointUnavailable)
+        and exc.status in (429, 503)
+        and exc.retry_after is not None
+    )
+
+
+def _defer(generation: Generation, exc: ClientError) -> None:
+    now = timezone.now()
+    since = generation.waiting_since or now
+    until = now + timedelta(seconds=max(1.0, float(exc.retry_after or 0)))
+    if until - since > timedelta(seconds=settings.NOVISURF_PROVIDER_MAX_WAIT):
+        waited = int((now - since).total_seconds() // 60)
+        _finish(
+            generation,
+            item_errors=[],
+            error=f"{exc.message} (gave up after waiting {waited} min for the provider).",
+        )
+        return
+    shown = date_format(timezone.localtime(until), "H:i")
+    with transaction.atomic():
+        Generation.objects.filter(pk=generation.pk).update(
+            status=Generation.Status.QUEUED,
+            worker_id="",
+            lease_expires_at=None,
+            not_before=until,
+            waiting_since=since,
+            wait_reason=f"Waiting for the provider until {shown}: {exc.message}",
+        )
+        generation.refresh_from_db()
+        _emit(generation)
+        queue_wake(run_after=until)
+
+
+def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
+    stored = generation.images.count()
+    if not stored and not error:
+        reasons = "; ".join(dict.fromkeys(e["reason"] for e in item_errors))
+        error = f"No image could be kept: {reasons}"
+    generation.status = Generation.Status.DONE if stored else Generation.Status.FAILED
+    generation.error = error if not stored else ""
+    generation.item_errors = item_errors
+    generation.finished_at = timezone.now()
+    generation.lease_expires_at = None
+    generation.not_before = None
+    generation.wait_reason = ""
+    with transaction.atomic():
+        generation.save(
+            update_fields=[
+                "status",
+                "error",
+                "item_errors",
+                "finished_at",
+                "lease_expires_at",
+                "not_before",
+                "wait_reason",
+            ]
+        )
+        _emit(generation)
+
+
+def _emit(generation: Generation) -> None:
+    event_emit(
+        owner_id=generation.owner_id,
+        kind=GalleryEvent.Kind.GENERATION,
+        generation_id=generation.pk,
+        payload={"status": generation.status},
+    )
+
+
+# -- healing ---------------------------------------------------------------------------------
+
+
+def queue_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Take up generations whose worker died, and leave a wake-up for every runnable one.
+
+    Safe to run from every worker at once: each step is a conditional update.
+    """
+    now = now or timezone.now()
+    taken_up = failed = 0
+    lapsed = Generation.objects.filter(status=Generation.Status.RUNNING).filter(
+        Q(lease_expires_at__lt=now)
+        | Q(lease_expires_at__isnull=True, started_at__lt=now - timedelta(minutes=30))
+    )
+    for generation in lapsed.select_related("owner"):
+        with transaction.atomic():
+            if generation.attempts >= MAX_ATTEMPTS:
+                done = Generation.objects.filter(
+                    pk=generation.pk, status=Generation.Status.RUNNING
+                ).update(
+                    status=Generation.Status.FAILED,
+                    error=(
+                        f"The worker running this generation stopped {generation.attempts} times; "
+                        "it was not tried again. Retry runs it once more."
+                    ),
+                    finished_at=now,
+                    lease_expires_at=None,
+                )
+                failed += done
+            else:
+                done = Generation.objects.filter(
+                    pk=generation.pk,
+                    status=Generation.Status.RUNNING,
+                    lease_expires_at=generation.lease_expires_at,
+                ).update(status=Generation.Status.QUEUED, worker_id="", lease_expires_at=None)
+                taken_up += done
+            if done:
+                generation.refresh_from_db()
+                _emit(generation)
+    woken = _wake_runnable(now)
+    return {"taken_up": taken_up, "failed": failed, "woken": woken}
+
+
+def _wake_runnable(now: datetime) -> int:
+    """Enqueue wake-ups so that runnable generations are at least matched by ready ones."""
+    from django_tasks_db import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    from ..tasks import generation_work
+
+    backend = generation_work.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        return 0
+    runnable = Generation.objects.filter(_runnable(now)).count()
+    if not runnable:
+        return 0
+    ready = (
+        DBTaskResult.objects.ready()
+        .filter(backend_name=backend.alias, task_path=generation_work.module_path)
+        .count()
+    )
+    missing = min(runnable - ready, 50)
+    for _ in range(max(0, missing)):
+        queue_wake()
+    return max(0, missing)
+
+
+def worker_heartbeat(*, worker_id: str, pid: int) -> None:
+    from ..models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.update_or_create(
+        worker_id=worker_id[:64],
+        defaults={"hostname": socket.gethostname()[:200], "pid": pid, "last_seen": timezone.now()},
+    )
+
+
+def workers_alive(*, within: timedelta = timedelta(seconds=60)) -> int:
+    from ..models import WorkerHeartbeat
+
+    return WorkerHeartbeat.objects.filter(last_seen__gte=timezone.now() - within).count()
