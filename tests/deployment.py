@@ -25,7 +25,8 @@ from tests.servers import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-# The commands, without the interpreter: README's systemd units run exactly these.
+# The commands, without the interpreter: README's systemd units, the Dockerfile and compose.yaml
+# run exactly these.
 SETUP_COMMANDS = [
     ["manage.py", "migrate", "--noinput"],
     ["manage.py", "collectstatic", "--noinput"],
@@ -36,11 +37,17 @@ WEB_COMMAND = [
     "--worker-class",
     "uvicorn_worker.UvicornWorker",
     "--bind",
-    "127.0.0.1:{port}",
+    "{address}",
     "--timeout",
     "180",
 ]
-WORKER_COMMAND = ["manage.py", "worker", "--worker-id", "{worker_id}"]
+WORKER_COMMAND = ["manage.py", "worker"]
+# A name to tell workers apart (the default is host-pid-random): the units name theirs.
+WORKER_ID_ARGS = ["--worker-id", "{worker_id}"]
+
+
+# What the scale run sets only because it is a test run, not a setting of the site.
+TEST_ONLY_SETTINGS = {"DJANGO_SETTINGS_MODULE", "PYTHONUNBUFFERED", "NOVISURF_REAL_SERVERS"}
 
 
 def deploy_settings(*, servers_env: dict[str, str], api_base: str, api_key: str) -> dict[str, str]:
@@ -113,7 +120,7 @@ class Deployment:
     def start_web(self, port: int | None = None) -> str:
         """Start one web process; its base URL once it answers."""
         port = port or free_port()
-        argv = [sys.executable, "-m", *(a.format(port=port) for a in WEB_COMMAND)]
+        argv = [sys.executable, "-m", *(a.format(address=f"127.0.0.1:{port}") for a in WEB_COMMAND)]
         name = f"web-{len(self.webs) + 1}"
         process = self._spawn(argv, name, self.env)
         url = f"http://127.0.0.1:{port}"
@@ -131,7 +138,11 @@ class Deployment:
         raise RuntimeError(f"{name} did not answer within 60 s:\n{self.log(name)}")
 
     def start_worker(self, worker_id: str, **extra_env: str) -> subprocess.Popen:
-        argv = [sys.executable, *(a.format(worker_id=worker_id) for a in WORKER_COMMAND)]
+        argv = [
+            sys.executable,
+            *WORKER_COMMAND,
+            *(a.format(worker_id=worker_id) for a in WORKER_ID_ARGS),
+        ]
         process = self._spawn(argv, worker_id, {**self.env, **extra_env})
         self.workers[worker_id] = process
         return process

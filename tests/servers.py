@@ -36,6 +36,18 @@ from pathlib import Path
 # refuses to touch one that does not (tests/conftest.py): the suite never meets an operator's data.
 TEST_PREFIX = "novisurf-test-"
 START_TIMEOUT = 60.0
+# The settings a run against these servers sets (with NOVISURF_REAL_SERVERS=1 to say so).
+SETTINGS = (
+    "DATABASE_URL",
+    "CACHE_URL",
+    "CACHE_KEY_PREFIX",
+    "STORAGE_BACKEND",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_S3_REGION_NAME",
+)
 
 
 class ServersUnavailable(RuntimeError):

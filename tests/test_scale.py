@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from gallery.models import Generation, Image
 from tests.deployment import Browser, deploy_settings, deployment
-from tests.servers import TEST_PREFIX, free_port, s3_client
+from tests.servers import SETTINGS, TEST_PREFIX, free_port, s3_client
 
 GENERATIONS = 100
 IMAGES_EACH = 2
@@ -87,17 +87,7 @@ def test_two_web_two_workers_one_killed(settings, tmp_path, capsys):
     }
     settings.STORAGES = storages
 
-    servers_env = {
-        key: os.environ[key]
-        for key in (
-            "CACHE_URL",
-            "STORAGE_BACKEND",
-            "AWS_S3_ENDPOINT_URL",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_S3_REGION_NAME",
-        )
-    }
+    servers_env = {key: os.environ[key] for key in SETTINGS}
     servers_env |= {
         "DATABASE_URL": _database_url(connection),
         "CACHE_KEY_PREFIX": f"{os.environ['CACHE_KEY_PREFIX']}-scale",

@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from tests.servers import TEST_PREFIX
+from tests.servers import SETTINGS, TEST_PREFIX
 from tests.utils import is_stored, stored_names
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -79,6 +79,7 @@ def test_the_suite_refuses_an_operators_bucket_or_cache(env, refused):
 @pytest.mark.skipif(not REAL, reason="only in the run against real servers (tests/servers.py)")
 @pytest.mark.django_db
 def test_the_real_server_run_uses_postgresql_redis_and_s3():
+    assert all(os.environ.get(key) for key in SETTINGS)
     assert connection.vendor == "postgresql"
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     assert settings.CACHES["default"]["KEY_PREFIX"].startswith(TEST_PREFIX)
