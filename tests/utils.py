@@ -70,3 +70,12 @@ def stored_names(folder: str) -> list[str]:
 def is_stored(name: str) -> bool:
     """Whether the default storage holds ``name``."""
     return bool(name) and default_storage.exists(name)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -55,7 +55,11 @@ def generate(request: HttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST)
     if not form.is_valid():
         return home(request, form=form)
-    generation = services.generation_create(owner=request.user, **form.cleaned_data)
+    try:
+        generation = services.generation_create(owner=request.user, **form.cleaned_data)
+    except services.LimitReached as exc:
+        form.add_error(None, exc.message)
+        return home(request, form=form)
     return redirect("gallery:generation", generation_id=generation.pk)
 
 
@@ -83,6 +87,8 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
         {
             "status": generation.status,
             "status_label": generation.get_status_display(),
+            "waiting": generation.is_waiting,
+            "wait_reason": generation.wait_reason if generation.is_waiting else "",
             "finished": generation.is_finished,
             "error": generation.error,
             "item_errors": generation.item_errors,
