@@ -37,9 +37,10 @@ test: $(VENV)/.dev-installed browser servers
 # already run on these servers, and would double its time for nothing the servers change.
 REAL_SERVER_PYTEST ?= -m "not browser" -p no:cacheprovider
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed servers
 	$(PY) scripts/ensure_env.py
 	$(PY) -m bench
+	$(PY) -m bench --scale
 
 # The scale benchmarks on PostgreSQL, Redis and S3, started for the run and stopped after it.
 bench-scale: $(VENV)/.dev-installed servers
