@@ -66,6 +66,7 @@ def deploy_settings(*, servers_env: dict[str, str], api_base: str, api_key: str)
         "SECURE_PROXY_SSL": "true",
         "USE_X_FORWARDED_HOST": "true",
         "CONN_MAX_AGE": "60",
+        "AWS_LOCATION": "media",
         "NOVISURF_API_BASE": api_base,
         "NOVISURF_API_KEY": api_key,
         "NOVISURF_AUTH_HEADER": "bearer",

@@ -58,6 +58,15 @@ def _objects(client, bucket: str, prefix: str) -> set[str]:
     return names
 
 
+def _in_bucket(client, bucket: str) -> set[str]:
+    """Originals and thumbnails, named as their rows name them (inside AWS_LOCATION)."""
+    return {
+        name.removeprefix("media/")
+        for folder in ("media/originals/", "media/thumbnails/")
+        for name in _objects(client, bucket, folder)
+    }
+
+
 def _wait_for(condition, *, timeout: float, what: str, deployed) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,7 +92,7 @@ def test_two_web_two_workers_one_killed(settings, tmp_path, capsys):
     storages = {**settings.STORAGES}
     storages["default"] = {
         **storages["default"],
-        "OPTIONS": {**storages["default"]["OPTIONS"], "bucket_name": bucket, "location": ""},
+        "OPTIONS": {**storages["default"]["OPTIONS"], "bucket_name": bucket, "location": "media"},
     }
     settings.STORAGES = storages
 
@@ -212,6 +221,8 @@ def test_two_web_two_workers_one_killed(settings, tmp_path, capsys):
         images.values_list("thumbnail", flat=True)
     )
     stored = _objects(s3, bucket, "originals/") | _objects(s3, bucket, "thumbnails/")
+    assert not stored, "objects outside AWS_LOCATION"
+    stored = _in_bucket(s3, bucket)
     missing = rows - stored
     assert not missing, f"rows without their objects: {sorted(missing)[:5]}"
     orphans_before_sweep = stored - rows
@@ -220,7 +231,7 @@ def test_two_web_two_workers_one_killed(settings, tmp_path, capsys):
     from gallery.services.files import WRITING_GRACE, files_sweep
 
     files_sweep(now=timezone.now() + WRITING_GRACE + timedelta(seconds=1))
-    stored_after = _objects(s3, bucket, "originals/") | _objects(s3, bucket, "thumbnails/")
+    stored_after = _in_bucket(s3, bucket)
     orphans = stored_after - rows
     assert stored_after >= rows
     assert not orphans, f"objects without a row: {sorted(orphans)[:5]}"

@@ -79,3 +79,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def storage_env(settings) -> dict[str, str]:
+    """The environment that gives a process started by a test this test's own storage: its
+    temporary folder on disk, or its prefix in the run's bucket on S3."""
+    options = settings.STORAGES["default"].get("OPTIONS", {})
+    if "bucket_name" in options:
+        return {"AWS_LOCATION": options.get("location", "")}
+    return {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}
