@@ -38,12 +38,14 @@ def generation_images(*, generation: Generation) -> QuerySet[Image]:
 
 
 def generation_list_recent(*, owner, limit: int = 6) -> QuerySet[Generation]:
-    return Generation.objects.filter(owner=owner).order_by("-created_at")[:limit]
+    return Generation.objects.filter(owner=owner).order_by("-created_at", "-id")[:limit]
 
 
 def tag_names(*, owner, limit: int = 30) -> list[str]:
     """This person's tags (tags are per owner), from their own small table: the cost does not
     grow with the number of tagged images."""
     return list(
-        Tag.objects.filter(owner=owner).order_by("name").values_list("name", flat=True)[:limit]
+        Tag.objects.filter(owner=owner)
+        .order_by("name", "id")
+        .values_list("name", flat=True)[:limit]
     )

@@ -125,7 +125,9 @@ def test_the_dockerfile_builds_from_the_requirements_and_runs_the_web_command():
 
 def test_deploy_requirements_pin_what_the_settings_need():
     pins = {}
-    for line in (ROOT / "requirements-deploy.txt").read_text().splitlines():
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    lines += (ROOT / "requirements-deploy.txt").read_text().splitlines()
+    for line in lines:
         if "==" in line:
             name, version = line.split("==")
             pins[name.split("[")[0].lower()] = (name, version)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import selectors, services
+from .. import delivery, selectors, services
 from ..forms import GenerationForm, TagForm
 from ..models import Generation, Image
+
+logger = logging.getLogger(__name__)
 
 
 def _image_or_404(request: HttpRequest, image_id) -> Image:
@@ -123,29 +127,24 @@ def image_detail(request: HttpRequest, image_id) -> HttpResponse:
     return render(request, "gallery/image.html", {"image": image, "tag_form": TagForm()})
 
 
-def _file_response(field, *, content_type: str | None = None) -> FileResponse:
+@login_required
+@require_GET
+def image_file(request: HttpRequest, image_id) -> HttpResponse:
+    image = _image_or_404(request, image_id)
     try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    response = FileResponse(handle, content_type=content_type)
-    # Private to its owner: browsers may keep it, shared caches must not.
-    response["Cache-Control"] = "private, max-age=86400, immutable"
-    return response
+        return delivery.serve(request, image.file, content_type=f"image/{image.format}")
+    except delivery.StorageUnavailable:
+        return delivery.unavailable()
 
 
 @login_required
 @require_GET
-def image_file(request: HttpRequest, image_id) -> FileResponse:
+def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
-    return _file_response(image.file, content_type=f"image/{image.format}")
-
-
-@login_required
-@require_GET
-def image_thumbnail(request: HttpRequest, image_id) -> FileResponse:
-    image = _image_or_404(request, image_id)
-    return _file_response(image.thumbnail, content_type="image/webp")
+    try:
+        return delivery.serve(request, image.thumbnail, content_type="image/webp")
+    except delivery.StorageUnavailable:
+        return delivery.unavailable(placeholder=True)
 
 
 @login_required
@@ -156,6 +155,10 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
         data, filename = services.image_download(image=image)
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
+    except Exception:
+        # The download embeds the parameters, so it reads the bytes here: storage must answer.
+        logger.warning("Could not read %s for a download", image.file.name, exc_info=True)
+        return delivery.unavailable()
     response = HttpResponse(data, content_type=f"image/{image.format}")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
