@@ -61,14 +61,20 @@ def clear_test_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
+def _media_in_tmp(settings, tmp_path, request):
     """Every test writes its files in a place of its own, never the real media: a temporary
-    folder on disk, or a prefix of its own in this run's bucket on S3."""
-    if _is_s3():
+    folder on disk, or a prefix of its own in this run's bucket on S3. A test marked
+    ``filesystem`` (it tests serving files from disk) gets the folder on every run."""
+    if _is_s3() and not request.node.get_closest_marker("filesystem"):
         storages = copy.deepcopy(settings.STORAGES)
         storages["default"]["OPTIONS"]["location"] = f"tests/{uuid.uuid4().hex}"
         settings.STORAGES = storages
     else:
+        if _is_s3():
+            storages = copy.deepcopy(settings.STORAGES)
+            storages["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+            settings.STORAGES = storages
+            settings.NOVISURF_FILE_DELIVERY = "stream"  # what the settings pick for a disk
         settings.MEDIA_ROOT = tmp_path / "media"
     # Users are made in most tests; the real hasher would spend a quarter second on each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -703,6 +703,7 @@ def test_adding_a_blank_tag_says_so(client_in, make_image):
 
 
 @pytest.mark.django_db
+@pytest.mark.filesystem
 def test_original_and_thumbnail_are_served(client_in, make_image):
     image = make_image()
     original = client_in.get(reverse("gallery:image-file", args=[image.pk]))
@@ -826,6 +827,7 @@ def test_unknown_ids_are_404(client_in):
 
 
 @pytest.mark.django_db
+@pytest.mark.filesystem
 def test_missing_file_is_404_not_500(client_in, make_image):
     image = make_image()
     image.file.storage.delete(image.file.name)
