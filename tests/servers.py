@@ -101,17 +101,37 @@ class Servers:
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     def stop(self) -> None:
-        # Fast, clean shutdowns: SIGINT is PostgreSQL's "fast" mode; then wait, then kill.
+        # Each server runs in a session of its own (PostgreSQL under runuser as root): signal the
+        # whole group, so that no child outlives its parent. SIGINT is PostgreSQL's fast shutdown.
         for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+            _signal_group(process, signal.SIGINT)
         for _, process in reversed(self.processes):
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
                 process.wait()
+        # The group's last members may still be exiting after their leader: wait them out.
+        for _, process in self.processes:
+            deadline = time.monotonic() + 15
+            while _group_alive(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _group_alive(process.pid):
+                _signal_group(process, signal.SIGKILL)
         self.processes.clear()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _as_postgres(command: list[str]) -> list[str]:
