@@ -1,4 +1,5 @@
-"""Django for the benchmarks: a throwaway SQLite database and media folder, never the real ones."""
+"""Django for the benchmarks: a throwaway SQLite database and media folder, or (``--scale``)
+PostgreSQL, Redis and S3 started for the run; never the real ones."""
 
 from __future__ import annotations
 
@@ -18,6 +19,54 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 CLOSED_API_BASE = "http://127.0.0.1:9/v1"
 
 
+def _setup_django() -> None:
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "novisurf_site.settings")
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+
+    import django
+
+    django.setup()
+    # WhiteNoise warns that staticfiles/ (collectstatic's output) is missing: not measured here.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    # A view that fails is reported by the benchmark itself, in one line.
+    logging.getLogger("django.request").setLevel(logging.CRITICAL)
+
+
+@contextmanager
+def scale_environment() -> Iterator[dict[str, str]]:
+    """Django on PostgreSQL, Redis and S3 started for this run (tests/servers.py), stopped and
+    removed at the end; yields the servers' settings, for the processes a benchmark starts."""
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    from tests.servers import TEST_PREFIX, real_servers
+
+    with real_servers() as servers:
+        os.environ.update(servers.env)
+        os.environ["NOVISURF_API_BASE"] = CLOSED_API_BASE
+        os.environ["NOVISURF_UPSTREAM_BASE"] = ""
+        os.environ["NOVISURF_RATE_LIMIT_PER_MINUTE"] = "1000000"
+        os.environ["DEBUG"] = "false"
+        _setup_django()
+
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connections
+
+        db_name = str(settings.DATABASES["default"]["NAME"])
+        bucket = settings.STORAGES["default"]["OPTIONS"]["bucket_name"]
+        if not (db_name.startswith(TEST_PREFIX) and bucket.startswith(TEST_PREFIX)):
+            raise RuntimeError(f"Refusing to run: {db_name} or {bucket} is not this run's own.")
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        call_command("migrate", verbosity=0)
+        try:
+            yield servers.env
+        finally:
+            connections.close_all()
+
+
 @contextmanager
 def django_environment() -> Iterator[Path]:
     """Set up Django on a temporary database and media folder; remove both afterwards."""
@@ -33,19 +82,7 @@ def django_environment() -> Iterator[Path]:
         os.environ["NOVISURF_UPSTREAM_BASE"] = ""
         os.environ["NOVISURF_RATE_LIMIT_PER_MINUTE"] = "1000000"
         os.environ["DEBUG"] = "false"  # measure what production runs
-        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-        os.environ.setdefault("LOG_LEVEL", "WARNING")
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "novisurf_site.settings")
-        if str(PROJECT_DIR) not in sys.path:
-            sys.path.insert(0, str(PROJECT_DIR))
-
-        import django
-
-        django.setup()
-        # WhiteNoise warns that staticfiles/ (collectstatic's output) is missing: not measured here.
-        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-        # A view that fails is reported by the benchmark itself, in one line.
-        logging.getLogger("django.request").setLevel(logging.CRITICAL)
+        _setup_django()
 
         from django.conf import settings
         from django.core.management import call_command

@@ -26,7 +26,7 @@ from werkzeug import Request, Response
 
 from gallery import services
 from gallery.models import Generation, Image, UserLimits
-from tests.utils import b64, png_bytes
+from tests.utils import b64, png_bytes, storage_env
 
 GENERATIONS = "/v1/images/generations"
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,7 +270,7 @@ def worker_env(settings, **extra) -> dict[str, str]:
     env.update(
         {
             "SECRET_KEY": django_settings.SECRET_KEY,
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            **storage_env(settings),
             "NOVISURF_API_BASE": settings.NOVISURF_API_BASE,
             "NOVISURF_API_KEY": settings.NOVISURF_API_KEY,
             "NOVISURF_THUMBNAIL_SIZE": "8",
