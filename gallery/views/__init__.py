@@ -1,6 +1,7 @@
 """The gallery's pages, one module per area: parse, call a service or a selector, render."""
 
 from .favourites import image_favourite
+from .live import events
 from .pages import (
     generate,
     generation_detail,
@@ -17,6 +18,7 @@ from .pages import (
 )
 
 __all__ = [
+    "events",
     "generate",
     "generation_detail",
     "generation_retry",
