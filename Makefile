@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap_local
-	VENV=$(VENV) NOVISURF_PARENT_PID=$$PPID scripts/run.sh
+	NOVISURF_PARENT_PID=$$PPID $(PY) scripts/supervise.py
 
 test: $(VENV)/.dev-installed browser
 	$(PY) scripts/ensure_env.py

@@ -33,11 +33,33 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def apikey_create(*, owner, name: str = "") -> tuple[ApiKey, str]:
-    """Make a key for ``owner``; returns the row and the raw key, which is never stored."""
+class KeyLimitReached(Exception):
+    """The owner has as many active keys as one person may have."""
+
+
+def apikey_create(*, owner, name: str = "", is_service: bool = False) -> tuple[ApiKey, str]:
+    """Make a key for ``owner``; returns the row and the raw key, which is never stored.
+
+    A person may hold NOVISURF_MAX_KEYS_PER_USER active keys (the gallery's own key, made by
+    `make run`, does not count).
+    """
+    cap = settings.NOVISURF_MAX_KEYS_PER_USER
+    if (
+        not is_service
+        and cap
+        and ApiKey.objects.active().filter(owner=owner, is_service=False).count() >= cap
+    ):
+        raise KeyLimitReached(
+            f"You have {cap} active keys, the most one person may have. Revoke one you no "
+            "longer use, then make a new one."
+        )
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
-        owner=owner, name=name, prefix=raw_key[:12], key_hash=hash_key(raw_key)
+        owner=owner,
+        name=name,
+        prefix=raw_key[:12],
+        key_hash=hash_key(raw_key),
+        is_service=is_service,
     )
     return api_key, raw_key
 
@@ -132,12 +154,16 @@ def issued_image_path(issued: IssuedImage) -> str:
 
 
 def issued_image_get(*, token: str) -> IssuedImage:
-    """The image a signed, unexpired token names; ``IssuedImage.DoesNotExist`` otherwise."""
+    """The image a signed, unexpired token names, while the key it was issued under is still
+    active (revoking a key closes every URL issued under it); ``IssuedImage.DoesNotExist``
+    otherwise."""
     try:
         image_id = _signer.unsign(token, max_age=URL_LIFETIME_SECONDS)
     except (BadSignature, SignatureExpired):
         raise IssuedImage.DoesNotExist from None
-    return IssuedImage.objects.get(pk=image_id)
+    return IssuedImage.objects.get(
+        pk=image_id, api_key__revoked_at__isnull=True, api_key__owner__is_active=True
+    )
 
 
 def issued_images_prune(*, older_than: int = URL_LIFETIME_SECONDS) -> int:

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from novisurf.protocol import MODELS
@@ -23,18 +24,25 @@ class ApiKeyForm(forms.Form):
     )
 
 
+@never_cache  # the page that shows a new key must not be kept by any cache
 @login_required
 def key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        _, new_key = services.apikey_create(owner=request.user, name=form.cleaned_data["name"])
-        form = ApiKeyForm()
+        try:
+            _, new_key = services.apikey_create(owner=request.user, name=form.cleaned_data["name"])
+        except services.KeyLimitReached as exc:
+            form.add_error(None, str(exc))
+        else:
+            form = ApiKeyForm()
     return render(
         request,
         "api/keys.html",
         {
-            "keys": ApiKey.objects.filter(owner=request.user),
+            # The gallery's own key is the server's, not a person's: it is not listed here,
+            # so that no one revokes it by mistake (`make run` repairs it if it is revoked).
+            "keys": ApiKey.objects.filter(owner=request.user, is_service=False),
             "form": form,
             "new_key": new_key,
             "base_url": request.build_absolute_uri("/v1"),
@@ -46,7 +54,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
-    api_key = ApiKey.objects.filter(owner=request.user, pk=key_id).first()
+    api_key = ApiKey.objects.filter(owner=request.user, pk=key_id, is_service=False).first()
     if api_key is None:
         raise Http404("No such key.")
     services.apikey_revoke(api_key=api_key)

@@ -11,16 +11,23 @@ from bench.environment import django_environment
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sql", action="store_true", help="print the gallery page's SQL queries")
+    parser.add_argument(
+        "--only", default="", help="comma-separated modules to run (e.g. service,renderer)"
+    )
     args = parser.parse_args(argv)
     with django_environment() as workdir:
         # Imported only once Django is set up: they import models.
-        from bench import endpoint, gallery_page, gallery_store, renderer
+        from bench import endpoint, gallery_page, gallery_store, renderer, service
         from bench.timing import Report
 
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        for module in (renderer, endpoint, gallery_store, gallery_page):
+        modules = [renderer, endpoint, gallery_store, gallery_page, service]
+        if args.only:
+            wanted = set(args.only.split(","))
+            modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in wanted]
+        for module in modules:
             report.section(module.TITLE)
             try:
                 module.run(report)

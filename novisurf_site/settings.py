@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,7 +41,17 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 if env.bool("SECURE_PROXY_SSL", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+# Behind HTTPS (see README, "Deploying"): redirect plain HTTP, send HSTS, keep cookies secure.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool(
+    "SESSION_COOKIE_SECURE", default=env.bool("SECURE_PROXY_SSL", False)
+)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=env.bool("SECURE_PROXY_SSL", False))
+# Health checks come from load balancers over plain HTTP on the internal address.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -50,6 +62,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "taggit",
+    "axes",
+    "csp",
     "django_tasks",
     "django_tasks_db",
     "api",
@@ -58,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,7 +80,43 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (the site's login and the admin's): django-axes, a well-kept library made for
+# exactly this, rather than code of our own. Locked per address and, separately, per account.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("NOVISURF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("NOVISURF_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "novisurf_site.lockout.lockout_response"
+AXES_VERBOSE = False
+
+# Content-Security-Policy on every page (django-csp): scripts and styles only from this site,
+# no inline script. Style *attributes* are allowed: tiles carry their aspect ratio in one,
+# and an attribute can run no script.
+_IMG_SOURCES = ["'self'", "data:", "blob:", *env.list("NOVISURF_CSP_IMG_SRC", default=[])]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": _IMG_SOURCES,
+        "media-src": _IMG_SOURCES,
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "novisurf_site.urls"
 WSGI_APPLICATION = "novisurf_site.wsgi.application"
@@ -139,6 +190,12 @@ WHITENOISE_USE_FINDERS = True
 
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Under ASGI Django streams a file response's synchronous iterator from a thread, chunk by
+# chunk, and warns each time; that is the behaviour we want, so the warning is noise.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -156,6 +213,8 @@ if env.str("STORAGE_BACKEND", default="filesystem") == "s3":
             "file_overwrite": False,
         },
     }
+    # Thumbnails and originals are reached through presigned URLs on the storage's own origin.
+    _IMG_SOURCES.append(env.str("AWS_S3_ENDPOINT_URL", default="") or "https://*.amazonaws.com")
 
 TAGGIT_CASE_INSENSITIVE = True
 
@@ -173,6 +232,9 @@ NOVISURF_UPSTREAM_BASE = env.str("NOVISURF_UPSTREAM_BASE", default="")
 NOVISURF_UPSTREAM_KEY = env.str("NOVISURF_UPSTREAM_KEY", default="")
 NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default="bearer").lower()
 NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
+
+# Active API keys one person may hold.
+NOVISURF_MAX_KEYS_PER_USER = env.int("NOVISURF_MAX_KEYS_PER_USER", default=20)
 
 # Requests per minute for one API key on the built-in endpoint.
 NOVISURF_RATE_LIMIT_PER_MINUTE = env.int("NOVISURF_RATE_LIMIT_PER_MINUTE", default=60)

@@ -48,3 +48,12 @@ def settle(server, count: int) -> None:
     deadline = time.monotonic() + 5
     while len(server.log) < count and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -178,6 +178,8 @@ def generation_state(request: HttpRequest, generation: Generation) -> dict:
         "status": generation.status,
         "status_label": generation.get_status_display(),
         "finished": generation.is_finished,
+        "waiting": generation.is_waiting,
+        "wait_reason": generation.wait_reason if generation.is_waiting else "",
         "can_retry": generation.can_retry,
         "error": generation.error,
         "item_errors": generation.item_errors,

@@ -11,6 +11,7 @@
   const itemErrors = document.getElementById("item-errors");
   const retryForm = document.getElementById("retry-form");
   const kept = document.getElementById("generation-kept");
+  const waitNote = document.getElementById("wait-note");
   const grid = document.getElementById("generation-images");
 
   function parse(html) {
@@ -50,6 +51,10 @@
       errorBox.hidden = true;
     }
     note.hidden = state.finished;
+    if (waitNote) {
+      waitNote.textContent = state.wait_reason || "";
+      waitNote.hidden = !state.waiting;
+    }
     retryForm.hidden = !state.can_retry;
   }
 

@@ -43,11 +43,24 @@ class Command(BaseCommand):
         if os.environ.get("NOVISURF_API_BASE"):
             self.stdout.write(f"Gallery endpoint: {settings.NOVISURF_API_BASE} (configured).")
             return
-        # The gallery calls this site's own endpoint: it needs a valid key of its own.
-        if settings.NOVISURF_API_KEY and apikey_authenticate(raw_key=settings.NOVISURF_API_KEY):
+        # The gallery calls this site's own endpoint: it needs a valid key of its own. A key
+        # that was revoked or deleted is replaced here: running `make run` again repairs it.
+        current = settings.NOVISURF_API_KEY and apikey_authenticate(
+            raw_key=settings.NOVISURF_API_KEY
+        )
+        if current:
+            if not current.is_service:
+                current.is_service = True
+                current.save(update_fields=["is_service"])
             self.stdout.write(f"Gallery endpoint: {settings.NOVISURF_API_BASE} (built in).")
             return
-        _, raw_key = apikey_create(owner=admin, name="Gallery (made by make run)")
+        if settings.NOVISURF_API_KEY:
+            self.stdout.write(
+                self.style.WARNING(
+                    "The gallery's API key was refused (revoked?); making a new one."
+                )
+            )
+        _, raw_key = apikey_create(owner=admin, name="Gallery (made by make run)", is_service=True)
         _write_env_value(Path(env_file), "NOVISURF_API_KEY", raw_key)
         self.stdout.write(
             f"Gallery endpoint: {settings.NOVISURF_API_BASE} (built in); made its API key and "
