@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -176,17 +175,15 @@ def sync_stream(request: HttpRequest, scope: LiveScope, *, since: int) -> Iterat
     last = since
     deadline = time.monotonic() + getattr(settings, "GALLERY_LIVE_WSGI_SECONDS", 25)
     keepalive = time.monotonic() + KEEPALIVE_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            for event in _events_after(owner_id=scope.owner_id, after=last):
-                last = event.id
-                yield from render_event(request, event, scope)
-            if time.monotonic() > keepalive:
-                keepalive = time.monotonic() + KEEPALIVE_SECONDS
-                yield ": keep-alive\n\n"
-            time.sleep(POLL_SECONDS)
-    finally:
-        close_old_connections()
+    # Django closes this thread's connection when the response is closed (request_finished).
+    while time.monotonic() < deadline:
+        for event in _events_after(owner_id=scope.owner_id, after=last):
+            last = event.id
+            yield from render_event(request, event, scope)
+        if time.monotonic() > keepalive:
+            keepalive = time.monotonic() + KEEPALIVE_SECONDS
+            yield ": keep-alive\n\n"
+        time.sleep(POLL_SECONDS)
 
 
 # -- ASGI: one poller per process, fanned out by owner ------------------------------------------

@@ -698,35 +698,31 @@ def test_keyset_pagination_walks_every_image_once(client_in, settings, make_imag
         reverse("gallery:image", args=[i.pk]) for i in Image.objects.order_by("-created_at", "-id")
     ]
 
-    seen, url, pages = [], reverse("gallery:home"), 0
-    while url:
-        page = dom(client_in.get(url if url.startswith("/") else reverse("gallery:home") + url))
-        seen += [href for href, _ in _tiles(page)]
-        url, pages = _older(page), pages + 1
-        assert "Page" not in (page.find("nav", class_="pagination") or page).text
+    seen, url, pages = [], "", []
+    while url is not None:
+        page = dom(client_in.get(reverse("gallery:home") + url))
+        pages.append([href for href, _ in _tiles(page)])
+        seen += pages[-1]
+        url = _older(page)
     assert seen == expected
-    assert pages == 3
+    assert len(pages) == 3
 
-    # Back again with "Newer" from the last page.
-    last = dom(client_in.get(reverse("gallery:home"), {"after": _cursor_of(images[1])}))
-    newer = last.find("a", rel="prev").attrs["href"]
+    # Back with "Newer" from the last page: the page before it, exactly.
+    newer = page.find("a", rel="prev").attrs["href"]
     back = dom(client_in.get(reverse("gallery:home") + newer))
-    assert [h for h, _ in _tiles(back)] == expected[1:3]
+    assert [h for h, _ in _tiles(back)] == pages[1]
+    newer = back.find("a", rel="prev").attrs["href"]
+    first = dom(client_in.get(reverse("gallery:home") + newer))
+    assert [h for h, _ in _tiles(first)] == pages[0]
+    assert first.find("a", rel="prev") is None  # the head of the listing
 
     # Oldest first is the same listing reversed.
     seen, url = [], "?order=oldest"
-    while url:
+    while url is not None:
         page = dom(client_in.get(reverse("gallery:home") + url))
         seen += [href for href, _ in _tiles(page)]
         url = _older(page)
     assert seen == expected[::-1]
-
-
-def _cursor_of(image) -> str:
-    from gallery.listing import Cursor
-
-    image.refresh_from_db()
-    return str(Cursor.of(image))
 
 
 @pytest.mark.django_db
@@ -1128,3 +1124,146 @@ def test_the_endpoint_key_never_appears_in_a_page(client_in, make_image, user):
     # Nor in a form re-rendered with errors.
     response = _post_form(client_in, n="0")
     assert SECRET_KEY_VALUE not in response.content.decode()
+
+
+# -- the viewer -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_viewer_walks_the_listing_it_was_opened_from(client_in, make_image):
+    a = make_image("first sea", tags=["sea"], age_minutes=30)
+    make_image("a field, not tagged", age_minutes=20)
+    b = make_image("second sea", tags=["sea"], age_minutes=10)
+    c = make_image("third sea", tags=["sea"], age_minutes=5)
+
+    def viewer(image, **params):
+        return dom(client_in.get(reverse("gallery:image", args=[image.pk]), params))
+
+    def link(page, rel):
+        found = page.find("a", rel=rel)
+        return found.attrs["href"] if found else None
+
+    url = lambda image, qs="": reverse("gallery:image", args=[image.pk]) + qs  # noqa: E731
+    page = viewer(b, tag="sea")
+    # Newest first: "next" is the older image of the same tag, skipping the untagged one.
+    assert link(page, "next") == url(a, "?tag=sea")
+    assert link(page, "prev") == url(c, "?tag=sea")
+    assert page.find("a", rel="next").attrs["data-key"] == "ArrowRight"
+    back = page.find("a", class_="button subtle back-link")
+    assert back.attrs["href"].startswith("/?tag=sea&at=")
+    assert back.attrs["href"].endswith(f"#tile-{b.pk}")
+    assert back.attrs["data-key"] == "Escape"
+    # The ends of the listing have nothing further.
+    assert link(viewer(a, tag="sea"), "next") is None
+    assert link(viewer(c, tag="sea"), "prev") is None
+    # Oldest first turns it round; the order rides along.
+    page = viewer(b, tag="sea", order="oldest")
+    assert link(page, "next") == url(c, "?tag=sea&order=oldest")
+
+    # Escape's link shows the listing with the image on the page.
+    gallery = dom(client_in.get(back.attrs["href"].split("#")[0]))
+    assert f"tile-{b.pk}" in [t.attrs["id"] for t in gallery.find_all("li", class_="tile")]
+
+
+@pytest.mark.django_db
+def test_back_from_deep_in_the_listing_lands_on_the_image(client_in, settings, make_image):
+    settings.GALLERY_PAGE_SIZE = 2
+    images = [make_image(f"picture {i}", age_minutes=10 - i) for i in range(6)]
+    deep = images[1]  # the fifth newest: not on the first page
+    page = dom(client_in.get(reverse("gallery:image", args=[deep.pk])))
+    back = page.find("a", class_="button subtle back-link").attrs["href"].split("#")[0]
+    gallery = dom(client_in.get(back))
+    ids = [t.attrs["id"] for t in gallery.find_all("li", class_="tile")]
+    assert ids[0] == f"tile-{deep.pk}"
+    assert gallery.find("a", rel="prev") is not None  # and the newer ones are one link away
+
+
+@pytest.mark.django_db
+def test_the_viewer_costs_the_same_queries_at_any_depth(client_in, make_image):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    images = [make_image(f"picture {i}", tags=["t"], age_minutes=30 - i) for i in range(5)]
+
+    def queries(image) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert (
+                client_in.get(reverse("gallery:image", args=[image.pk]), {"tag": "t"}).status_code
+                == 200
+            )
+        return len(captured)
+
+    assert queries(images[0]) == queries(images[2]) == queries(images[4])
+
+
+# -- live -----------------------------------------------------------------------------------------
+
+
+def _events(client, params, *, settings) -> list[tuple[str, dict]]:
+    """The messages a live page receives in a short stream (WSGI: it ends by itself)."""
+    import json
+
+    settings.GALLERY_LIVE_WSGI_SECONDS = 0.3
+    response = client.get(reverse("gallery:events"), params)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    text = b"".join(response.streaming_content).decode()
+    messages = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            messages.append((fields["event"], json.loads(fields["data"])))
+    return messages
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gallery_hears_of_new_images_that_match_its_listing(
+    client_in, make_image, settings, user
+):
+    from gallery.live import latest_event_id
+
+    since = latest_event_id(owner=user)
+    sea = make_image("a boat at sea", tags=["sea"])
+    make_image("a quiet field")
+
+    everything = _events(client_in, {"since": since}, settings=settings)
+    tiles = [data for event, data in everything if event == "tile"]
+    assert len(tiles) == 2
+    assert f'id="tile-{sea.pk}"' in tiles[0]["html"]
+    assert 'class="tile-check"' in tiles[0]["html"]
+    assert tiles[0]["day"] == timezone.localdate().isoformat()
+    assert any(event == "recent" for event, _ in everything)
+
+    only_sea = _events(client_in, {"since": since, "tag": "sea"}, settings=settings)
+    tiles = [data for event, data in only_sea if event == "tile"]
+    assert [t["id"] for t in tiles] == [str(sea.pk)]
+    assert "?tag=sea" in tiles[0]["html"]  # the tile's link carries the listing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_generation_page_hears_its_images_and_true_counts_after_a_delete(
+    client_in, make_image, settings, user
+):
+    from gallery.live import latest_event_id
+
+    image = make_image("a lantern")
+    image_id = str(image.pk)
+    since = latest_event_id(owner=user)
+    services.image_delete(image=image)
+    messages = _events(
+        client_in, {"since": since, "generation": str(image.generation_id)}, settings=settings
+    )
+    assert ("remove", {"id": image_id}) in messages
+    [state] = [data for event, data in messages if event == "generation"]
+    assert state["kept"] == 0
+    page = dom(client_in.get(reverse("gallery:generation", args=[image.generation_id])))
+    assert page.find("span", id="generation-kept").text == "0"
+
+
+@pytest.mark.django_db
+def test_nobody_hears_another_persons_events(other_client, make_image, settings):
+    make_image("alice's secret")
+    messages = _events(other_client, {"since": 0}, settings=settings)
+    assert messages == []
+    bad = other_client.get(reverse("gallery:events"), {"generation": "not-a-uuid"})
+    assert bad.status_code == 404
