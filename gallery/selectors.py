@@ -181,21 +181,30 @@ def generation_last(*, owner) -> Generation | None:
     return Generation.objects.filter(owner=owner).order_by("-created_at").first()
 
 
+def _with_kept(generations: list[Generation]) -> list[Generation]:
+    """Set ``kept`` (images of each still in the gallery) with one grouped query on the images'
+    generation index; a join-and-count from the generations' side makes SQLite scan images."""
+    counts = dict(
+        Image.objects.filter(generation_id__in=[g.pk for g in generations])
+        .visible()
+        .order_by()
+        .values_list("generation_id")
+        .annotate(kept=Count("id"))
+    )
+    for generation in generations:
+        generation.kept = counts.get(generation.pk, 0)
+    return generations
+
+
 def generation_list_recent(*, owner, limit: int = 6) -> list[Generation]:
     """The latest generations, each with ``kept``: how many of its images are in the gallery."""
-    return list(
-        Generation.objects.filter(owner=owner)
-        .annotate(kept=Count("images", filter=Q(images__trashed_at__isnull=True)))
-        .order_by("-created_at")[:limit]
-    )
+    recent = list(Generation.objects.filter(owner=owner).order_by("-created_at")[:limit])
+    return _with_kept(recent) if recent else recent
 
 
 def generation_with_kept(*, owner, generation_id) -> Generation | None:
-    return (
-        Generation.objects.filter(owner=owner, pk=generation_id)
-        .annotate(kept=Count("images", filter=Q(images__trashed_at__isnull=True)))
-        .first()
-    )
+    generation = Generation.objects.filter(owner=owner, pk=generation_id).first()
+    return _with_kept([generation])[0] if generation is not None else None
 
 
 def tag_names(*, owner, limit: int = 30) -> list[str]:
