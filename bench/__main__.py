@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
             gallery_live,
             gallery_page,
             gallery_store,
+            organise,
             renderer,
             service,
         )
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        modules = [renderer, endpoint, gallery_store, gallery_page, gallery_live, service]
+        modules = [renderer, endpoint, gallery_store, gallery_page, gallery_live, service, organise]
         if args.only:
             wanted = set(args.only.split(","))
             modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in wanted]

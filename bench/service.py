@@ -10,6 +10,7 @@ benchmark's throwaway database and media. Three figures, each beside a baseline 
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -224,7 +225,9 @@ class _SlowProvider:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                # The worker that asked may have been killed meanwhile: that is the point.
+                with contextlib.suppress(BrokenPipeError):
+                    self.wfile.write(body)
 
             def log_message(self, *args) -> None:
                 pass

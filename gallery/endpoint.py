@@ -81,4 +81,4 @@ def _refresh_soon() -> None:
 
 def model_label(model_id: str) -> str:
     spec = MODELS.get(model_id)
-    return spec.label if spec else model_id
+    return spec.title if spec else model_id

@@ -117,6 +117,10 @@ def render_event(request: HttpRequest, event: GalleryEvent, scope: LiveScope) ->
                 )
         if kind in (Kind.IMAGE_TRASHED, Kind.IMAGE_DELETED):
             messages.append(_message(event, "remove", {"id": str(event.image_id)}))
+        if kind == Kind.PARTIAL:
+            if mine:
+                messages.append(_message(event, "partial", event.payload))
+            return messages
         if mine or kind in (Kind.IMAGE_TRASHED, Kind.IMAGE_DELETED):
             generation = selectors.generation_with_kept(
                 owner=request.user, generation_id=scope.generation_id

@@ -13,6 +13,8 @@ from django.utils import timezone
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
+from . import search
+
 # Longer than the client's retries with their timeouts could ever take.
 STUCK_AFTER = timedelta(minutes=30)
 
@@ -89,7 +91,8 @@ class Generation(models.Model):
     wait_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        # The id breaks ties: every listing's order is total (see gallery.pagination).
+        ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "owner"], name="generation_queue"),
             models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),
@@ -144,10 +147,9 @@ class ImageQuerySet(models.QuerySet):
         return self.filter(tags__name__iexact=name)
 
     def search(self, query: str) -> ImageQuerySet:
-        condition = models.Q()
-        for word in query.split():
-            condition &= models.Q(prompt__icontains=word) | models.Q(revised_prompt__icontains=word)
-        return self.filter(condition)
+        """Images whose prompt, revised prompt or tags hold every word of ``query`` as a word
+        prefix, through the database's full-text index (see ``gallery.search``)."""
+        return search.filter_images(self, query)
 
 
 def image_upload_to(instance: Image, filename: str) -> str:

@@ -28,3 +28,9 @@ def run_generation(generation_id: str) -> None:
 def models_refresh() -> None:
     """Fill the cache of the endpoint's models, which the generation form offers."""
     endpoint.models_refresh()
+
+
+@task()
+def bulk_action_work(bulk_id: str) -> None:
+    """Run one big bulk action (tag, trash, ... thousands of images) off the request."""
+    services.bulk_action_run(bulk_id=bulk_id)

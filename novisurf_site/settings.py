@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "taggit",
@@ -66,11 +67,16 @@ INSTALLED_APPS = [
     "csp",
     "django_tasks",
     "django_tasks_db",
+    "novisurf_site",
     "api",
     "gallery",
 ]
 
 MIDDLEWARE = [
+    # First: every answer below carries x-request-id, and health probes skip the rest.
+    "novisurf_site.middleware.RequestIdMiddleware",
+    "novisurf_site.middleware.HealthMiddleware",
+    "novisurf_site.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -155,7 +161,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault(
         "TEST", {"NAME": str(Path(tempfile.gettempdir()) / f"novisurf-test-{os.getpid()}.sqlite3")}
     )
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Connection reuse. Which server runs us decides the default (wsgi.py and asgi.py say which):
+# - WSGI (gunicorn, threads): each thread keeps its connection for CONN_MAX_AGE seconds, checked
+#   before reuse (CONN_HEALTH_CHECKS), instead of connecting on every request.
+# - ASGI (uvicorn, what `make run` serves): Django's persistent connections are per thread and
+#   its async views run on ever-changing threads, so Django's docs advise against them there.
+#   On PostgreSQL we use psycopg's connection pool instead (DATABASE_POOL), shared by the
+#   process; CONN_MAX_AGE must then be 0 (Django refuses both at once).
+# SQLite connects in microseconds and has nothing to pool.
+_SERVER = os.environ.get("NOVISURF_SERVER", "")
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
+_is_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _is_postgres and env.bool("DATABASE_POOL", default=_SERVER == "asgi"):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"].setdefault(
+        "CONN_MAX_AGE",
+        env.int("CONN_MAX_AGE", default=60 if _is_postgres and _SERVER == "wsgi" else 0),
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://novisurf")}
@@ -211,8 +239,26 @@ if env.str("STORAGE_BACKEND", default="filesystem") == "s3":
             "default_acl": "private",
             "querystring_auth": True,
             "file_overwrite": False,
+            # Originals and thumbnails are reached through presigned URLs this short-lived.
+            "querystring_expire": env.int("NOVISURF_PRESIGNED_URL_SECONDS", default=300),
         },
     }
+    # Pages show images by redirect to presigned URLs on the store: let the CSP allow it.
+    _store = env.str("AWS_S3_ENDPOINT_URL", default="")
+    if _store:
+        from urllib.parse import urlsplit
+
+        _IMG_SOURCES.append("{0.scheme}://{0.netloc}".format(urlsplit(_store)))
+    else:
+        _IMG_SOURCES.append("https://*.amazonaws.com")
+    # An unreachable store answers within seconds (a clear 503), not after boto's minutes.
+    from botocore.config import Config as _BotoConfig
+
+    STORAGES["default"]["OPTIONS"]["client_config"] = _BotoConfig(
+        connect_timeout=env.float("AWS_S3_CONNECT_TIMEOUT", default=5.0),
+        read_timeout=env.float("AWS_S3_READ_TIMEOUT", default=30.0),
+        retries={"max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", default=3), "mode": "standard"},
+    )
     # Thumbnails and originals are reached through presigned URLs on the storage's own origin.
     _IMG_SOURCES.append(env.str("AWS_S3_ENDPOINT_URL", default="") or "https://*.amazonaws.com")
 
@@ -243,6 +289,8 @@ NOVISURF_RATE_LIMIT_PER_MINUTE = env.int("NOVISURF_RATE_LIMIT_PER_MINUTE", defau
 NOVISURF_MAX_IMAGE_PIXELS = env.int("NOVISURF_MAX_IMAGE_PIXELS", default=40_000_000)
 NOVISURF_MAX_IMAGE_BYTES = env.int("NOVISURF_MAX_IMAGE_BYTES", default=50 * 1024 * 1024)
 NOVISURF_THUMBNAIL_SIZE = env.int("NOVISURF_THUMBNAIL_SIZE", default=512)
+# The whole multipart body of POST /v1/images/edits (up to 16 images and a mask); larger is a 413.
+NOVISURF_MAX_EDIT_BODY_BYTES = env.int("NOVISURF_MAX_EDIT_BODY_BYTES", default=64 * 1024 * 1024)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=24)
 
 # The queue. A running generation's lease is renewed every third of this; a worker that dies
@@ -257,12 +305,47 @@ NOVISURF_USER_IMAGES_PER_DAY = env.int("NOVISURF_USER_IMAGES_PER_DAY", default=0
 NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
+NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
+# Bulk actions on more images than this run in the background, with a progress page.
+NOVISURF_BULK_INLINE_LIMIT = env.int("NOVISURF_BULK_INLINE_LIMIT", default=1000)
 
+# How originals and thumbnails reach the browser (see gallery.views.files):
+# "presigned" on S3 (a redirect to a short-lived URL), else through this process, or, with
+# NOVISURF_SENDFILE_HEADER set, by the proxy in front (nginx "X-Accel-Redirect", Apache or
+# lighttpd "X-Sendfile"), which is sent NOVISURF_SENDFILE_PREFIX followed by the storage name.
+NOVISURF_SENDFILE_HEADER = env.str("NOVISURF_SENDFILE_HEADER", default="")
+NOVISURF_SENDFILE_PREFIX = env.str("NOVISURF_SENDFILE_PREFIX", default="/protected-media/")
+NOVISURF_FILE_DELIVERY = (
+    "presigned"
+    if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    else ("sendfile" if NOVISURF_SENDFILE_HEADER else "stream")
+)
+
+# LOG_FORMAT=json: one JSON object a line (python-json-logger), for a log collector. Either way
+# each line carries the request id (and, in a task worker, the task id).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "novisurf.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s]: %(message)s"
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

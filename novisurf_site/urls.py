@@ -8,3 +8,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("gallery.urls")),
 ]
+
+# JSON on /v1/, pages elsewhere (see novisurf_site.errors).
+handler400 = "novisurf_site.errors.bad_request"
+handler403 = "novisurf_site.errors.permission_denied"
+handler404 = "novisurf_site.errors.page_not_found"
+handler500 = "novisurf_site.errors.server_error"

@@ -100,5 +100,5 @@ def files_sweep(*, now=None, limit: int = 500) -> int:
     entries = FileJournal.objects.filter(
         Q(reason=FileJournal.Reason.DELETE)
         | Q(reason=FileJournal.Reason.WRITING, created_at__lt=now - WRITING_GRACE)
-    ).order_by("created_at")[:limit]
+    ).order_by("created_at", "id")[:limit]
     return sum(1 for entry in entries if _settle(entry))

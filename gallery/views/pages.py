@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,11 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
 
-from .. import live, selectors, services
+from .. import delivery, live, selectors, services
 from ..endpoint import model_choices
 from ..forms import GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
+
+logger = logging.getLogger(__name__)
 
 
 def _image_or_404(request: HttpRequest, image_id) -> Image:
@@ -41,9 +44,10 @@ def _listing_or_404(request: HttpRequest) -> tuple[Listing, Board | None]:
     listing = Listing.from_params(request.GET)
     board = None
     if listing.board is not None:
-        board = selectors.board_get(owner=request.user, board_id=listing.board)
-        if board is None:
-            raise Http404("No such board.")
+        try:
+            board = selectors.board_get(owner=request.user, board_id=listing.board)
+        except Board.DoesNotExist:
+            raise Http404("No such board.") from None
     return listing, board
 
 
@@ -198,6 +202,12 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
         {
             **generation_state(request, generation),
             "kept": len(images),
+            # While a streaming model works, its latest partial image, refining in place.
+            "partial": (
+                None
+                if generation.is_finished
+                else selectors.generation_latest_partial(generation=generation)
+            ),
             "images": [
                 {
                     "id": str(image.pk),
@@ -272,29 +282,24 @@ def _image_page(request: HttpRequest, image: Image, tag_form: TagForm, status: i
     )
 
 
-def _file_response(field, *, content_type: str | None = None) -> FileResponse:
+@login_required
+@require_GET
+def image_file(request: HttpRequest, image_id) -> HttpResponse:
+    image = _image_or_404(request, image_id)
     try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    response = FileResponse(handle, content_type=content_type)
-    # Private to its owner: browsers may keep it, shared caches must not.
-    response["Cache-Control"] = "private, max-age=86400, immutable"
-    return response
+        return delivery.serve(request, image.file, content_type=f"image/{image.format}")
+    except delivery.StorageUnavailable:
+        return delivery.unavailable()
 
 
 @login_required
 @require_GET
-def image_file(request: HttpRequest, image_id) -> FileResponse:
+def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
-    return _file_response(image.file, content_type=f"image/{image.format}")
-
-
-@login_required
-@require_GET
-def image_thumbnail(request: HttpRequest, image_id) -> FileResponse:
-    image = _image_or_404(request, image_id)
-    return _file_response(image.thumbnail, content_type="image/webp")
+    try:
+        return delivery.serve(request, image.thumbnail, content_type="image/webp")
+    except delivery.StorageUnavailable:
+        return delivery.unavailable(placeholder=True)
 
 
 @login_required
@@ -305,6 +310,10 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
         data, filename = services.image_download(image=image)
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
+    except Exception:
+        # The download embeds the parameters, so it reads the bytes here: storage must answer.
+        logger.warning("Could not read %s for a download", image.file.name, exc_info=True)
+        return delivery.unavailable()
     response = HttpResponse(data, content_type=f"image/{image.format}")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -333,6 +342,8 @@ def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     if request.method == "POST":
+        # Deletes for good (the image page's "Delete" button moves to the trash instead:
+        # views.trash.image_trash, with "Undo").
         services.image_delete(image=image)
         return redirect("gallery:home")
     return render(request, "gallery/image_delete.html", {"image": image})

@@ -20,6 +20,33 @@
     return template.content.firstElementChild;
   }
 
+  // A streaming model's latest partial image, refining in place until the image is stored.
+  const partialBox = document.getElementById("partial-preview");
+  let partialImg = null;  // made when the first partial arrives: no empty <img> before
+  const partialCaption = document.getElementById("partial-caption");
+  function showPartial(partial, finished) {
+    if (!partialBox) return;
+    if (finished || !partial || !partial.data_url) {
+      if (finished) partialBox.hidden = true;
+      return;
+    }
+    if (!partialImg) {
+      partialImg = document.createElement("img");
+      partialImg.id = "partial-image";
+      partialImg.alt = partialBox.dataset.alt;
+      partialBox.insertBefore(partialImg, partialCaption);
+    }
+    if (partialImg.getAttribute("src") !== partial.data_url) {
+      partialImg.src = partial.data_url;
+      partialImg.width = partial.width;
+      partialImg.height = partial.height;
+      partialImg.dataset.partialIndex = String(partial.partial_image_index);
+      partialCaption.textContent =
+        "Image " + (partial.index + 1) + ", partial " + (partial.partial_image_index + 1) + ": refining as the model works…";
+    }
+    partialBox.hidden = false;
+  }
+
   function placeTile(id, index, html, replace) {
     const existing = document.getElementById("tile-" + id);
     const tile = parse(html);
@@ -51,6 +78,7 @@
       errorBox.hidden = true;
     }
     note.hidden = state.finished;
+    showPartial(state.partial, state.finished);
     if (waitNote) {
       waitNote.textContent = state.wait_reason || "";
       waitNote.hidden = !state.waiting;
@@ -102,5 +130,6 @@
     if (tile) tile.remove();
   });
   source.addEventListener("generation", (event) => showState(JSON.parse(event.data)));
+  source.addEventListener("partial", (event) => showPartial(JSON.parse(event.data), false));
   window.addEventListener("pagehide", () => source.close());
 })();
