@@ -559,7 +559,8 @@ def test_the_gallery_opens_on_images_each_whole(new_context, live_server, user):
             assert len(first_row) >= 3
             assert all(b["bottom"] <= viewport["height"] for b in first_row), first_row
         else:
-            assert boxes[0]["top"] < viewport["height"] * 0.75, boxes[0]
+            # On a phone, the first images are on the first screen, whole.
+            assert boxes[0]["bottom"] <= viewport["height"], boxes[0]
         # The prompt and Generate are always there.
         expect(page.get_by_label("Prompt", exact=True)).to_be_visible()
         expect(page.get_by_role("button", name="Generate", exact=True)).to_be_in_viewport()

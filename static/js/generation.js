@@ -62,6 +62,7 @@
   }
 
   function showState(state) {
+    finished = state.finished;
     statusEl.textContent = state.status_label;
     statusEl.className = "status status-" + state.status;
     if (kept && typeof state.kept === "number") kept.textContent = String(state.kept);
@@ -109,6 +110,22 @@
     }
     once();
   }
+
+  // A backstop while it runs: one plain status read every few seconds, in case a change
+  // reached the database without passing through the feed.
+  let finished = root.dataset.finished === "true";
+  async function check() {
+    if (finished) return;
+    try {
+      const response = await fetch(root.dataset.statusUrl, {
+        headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!response.ok) return;
+      const state = await response.json();
+      for (const image of state.images) placeTile(image.id, image.index, image.html, false);
+      showState(state);
+    } catch (err) { /* the live channel or the next check will do */ }
+  }
+  setInterval(check, 5000);
 
   if (!window.EventSource) {
     if (root.dataset.finished !== "true") poll();
