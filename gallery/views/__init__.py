@@ -11,6 +11,7 @@ from .boards import (
 )
 from .favourites import image_favourite
 from .imports import image_upload
+from .live import events
 from .pages import (
     generate,
     generation_detail,
@@ -37,6 +38,7 @@ __all__ = [
     "board_remove_images",
     "board_rename",
     "bulk_action_detail",
+    "events",
     "generate",
     "generation_detail",
     "generation_retry",
