@@ -217,6 +217,11 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
 # -- boards, selections, trash (issue 7) ---------------------------------------------------------
 
 
+def board_choices(*, owner) -> list[Board]:
+    """The owner's boards, id and name only, for menus: nothing counted."""
+    return list(Board.objects.filter(owner=owner).only("id", "name").order_by(Lower("name"), "id"))
+
+
 def board_list(*, owner) -> list[Board]:
     """The owner's boards, each with its count of visible images and the image its cover shows:
     the chosen cover while it is not in the trash, else the board's first image."""
