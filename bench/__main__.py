@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench.environment import django_environment, scale_environment
@@ -22,18 +23,31 @@ def main(argv: list[str] | None = None) -> int:
         help="on PostgreSQL, Redis and S3 started for the run: the gallery at "
         f"{SCALE_IMAGES:,} images, and generations per minute with 1 and 2 workers",
     )
+    parser.add_argument(
+        "--million", action="store_true", help="also measure the gallery at 1,000,000 images"
+    )
     args = parser.parse_args(argv)
+    if args.million:
+        os.environ["NOVISURF_BENCH_MILLION"] = "1"
     if args.scale:
         return scale(args)
     with django_environment() as workdir:
         # Imported only once Django is set up: they import models.
-        from bench import endpoint, gallery_page, gallery_store, organise, renderer, service
+        from bench import (
+            endpoint,
+            gallery_live,
+            gallery_page,
+            gallery_store,
+            organise,
+            renderer,
+            service,
+        )
         from bench.timing import Report
 
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        modules = [renderer, endpoint, gallery_store, gallery_page, service, organise]
+        modules = [renderer, endpoint, gallery_store, gallery_page, gallery_live, service, organise]
         if args.only:
             wanted = set(args.only.split(","))
             modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in wanted]

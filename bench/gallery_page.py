@@ -1,11 +1,18 @@
-"""GET / (the gallery) with 10,000 images against the raw SQL for the same first page."""
+"""The gallery's pages at 10,000 and 100,000 images of one person (1,000,000 with --million),
+with as many rows of another person beside them, each page against the raw SQL of its own
+main query run through ``connection.cursor()``.
+
+Pages: the first page, a page deep in the listing (keyset cursor at 90% of it), a tag filter, a
+one-word search, one image's page (with its previous/next in a tag's listing). The number of
+SQL queries per page is printed at every size: it must not change with the number of images.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -13,19 +20,22 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django.utils.text import slugify
 from PIL import Image as PILImage
 
 from bench.fixtures import bench_user
-from bench.timing import Report, compare, format_seconds, measure
+from bench.timing import Report, compare
 from gallery import selectors
-from gallery.models import Image
+from gallery.listing import Cursor, Listing
+from gallery.models import Image, Tag, TaggedImage
 from novisurf.protocol import PROCEDURAL_MODEL
 
-IMAGES = 10_000
-TAGGED_EVERY = 5  # a fifth of the images carry tags
+SIZES = (10_000, 100_000)
+MILLION = 1_000_000
+TAGGED_EVERY = 5  # a fifth of the images carry two tags
 TAG_NAMES = ["landscape", "city", "blue", "portrait", "night", "draft"]
-TITLE = f"Gallery page: GET / with {IMAGES:,} images of one user"
+WORDS = ["harbour", "mountain", "forest", "city", "desert", "garden", "river", "island"]
+TITLE = "Gallery pages at 10,000 and 100,000 images (other people's rows beside them)"
+_BATCH = 5_000
 
 
 def _shared_files() -> tuple[str, str]:
@@ -38,166 +48,154 @@ def _shared_files() -> tuple[str, str]:
     return names[0], names[1]
 
 
-def _populate(owner, count: int) -> list[Image]:
-    original, thumbnail = _shared_files()
+def _populate(owner, *, start: int, stop: int, files: tuple[str, str], tags: list[Tag]) -> None:
+    """Rows ``start..stop`` of ``owner`` (bulk_create: no files written, no service run), a
+    second apart, going back in time; every fifth with two of the owner's tags."""
     now = timezone.now()
-    images = [
-        Image(
-            owner=owner,
-            index=0,
-            file=original,
-            thumbnail=thumbnail,
-            width=1024,
-            height=1024,
-            thumbnail_width=512,
-            thumbnail_height=512,
-            format="png",
-            file_size=1234,
-            content_hash=f"{i:064x}",
-            prompt=f"bench image {i}: a quiet harbour at dusk, fishing boats and gulls, oil painting",
-            model=PROCEDURAL_MODEL,
-            size="1024x1024",
-            created_at=now - timedelta(seconds=i),
-        )
-        for i in range(count)
-    ]
-    with transaction.atomic():
-        Image.objects.bulk_create(images, batch_size=500)
-    return images
+    shapes = [(1024, 1024, 512, 512), (1792, 1024, 512, 293), (1024, 1792, 293, 512)]
+    for low in range(start, stop, _BATCH):
+        rows = []
+        for i in range(low, min(stop, low + _BATCH)):
+            width, height, tw, th = shapes[i % 3]
+            rows.append(
+                Image(
+                    owner=owner,
+                    index=0,
+                    file=files[0],
+                    thumbnail=files[1],
+                    width=width,
+                    height=height,
+                    thumbnail_width=tw,
+                    thumbnail_height=th,
+                    format="png",
+                    file_size=1234,
+                    content_hash=f"{i:064x}",
+                    prompt=(
+                        f"bench image {i}: a quiet {WORDS[i % len(WORDS)]} at dusk, "
+                        "boats and gulls, oil painting"
+                    ),
+                    model=PROCEDURAL_MODEL,
+                    size=f"{width}x{height}",
+                    created_at=now - timedelta(seconds=i),
+                )
+            )
+        with transaction.atomic():
+            made = Image.objects.bulk_create(rows, batch_size=1000)
+            links = [
+                TaggedImage(tag=tags[(i + k) % len(tags)], content_object=image)
+                for i, image in zip(range(low, low + len(made)), made, strict=True)
+                if i % TAGGED_EVERY == 0
+                for k in (0, 1)
+            ]
+            TaggedImage.objects.bulk_create(links, batch_size=1000)
 
 
-def _tag(images: list[Image], owner) -> str:
-    """Two tags on every fifth image, through the tag manager's own through model."""
-    through = Image.tags.through
-    tag_model = through.tag_model()
-    # Tags may be per owner (a tag model with an owner field).
-    per_owner = {"owner": owner} if "owner" in {f.name for f in tag_model._meta.fields} else {}
-    tags = [
-        tag_model.objects.get_or_create(name=name, **per_owner, defaults={"slug": slugify(name)})[0]
-        for name in TAG_NAMES
-    ]
-    fields = {f.name for f in through._meta.get_fields()}
-    content_type = ContentType.objects.get_for_model(Image)
-
-    def link(tag, image):
-        if "content_type" in fields:  # a generic through model (taggit's default)
-            return through(tag=tag, content_type=content_type, object_id=image.pk)
-        return through(tag=tag, content_object=image)  # a through model with a foreign key
-
-    rows = [
-        link(tags[(i + k) % len(tags)], image)
-        for i, image in enumerate(images)
-        if i % TAGGED_EVERY == 0
-        for k in (0, 1)
-    ]
-    with transaction.atomic():
-        through.objects.bulk_create(rows, batch_size=500)
-    return tags[0].name
+def _tags(owner) -> list[Tag]:
+    return [Tag.objects.get_or_create(owner=owner, name=name)[0] for name in TAG_NAMES]
 
 
-def _count_queries(client: Client, path: str) -> tuple[int, list[str]]:
+def _raw(queryset):
+    """The queryset's own SQL, run through the cursor: the floor under the page."""
+    sql, params = queryset.query.sql_with_params()
+
+    def run() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+
+    return run
+
+
+def _queries(client: Client, path: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path)
     if response.status_code != 200:
         raise RuntimeError(f"GET {path} answered {response.status_code}")
-    return len(queries), [q["sql"] for q in queries.captured_queries]
+    return len(queries)
 
 
-def _replay(client: Client, path: str, table: str):
-    """The SQL that ``GET path`` runs on ``table``'s rows, as a function that runs just that
-    through the cursor: the same rows, without the ORM, the view and the template."""
-    _, statements = _count_queries(client, path)
-    mine = [sql for sql in statements if table in sql]
-    if not mine:
-        raise RuntimeError(f"GET {path} ran no query on {table}")
-
-    def replay() -> None:
-        with connection.cursor() as cursor:
-            for sql in mine:
-                cursor.execute(sql)
-                cursor.fetchall()
-
-    return replay, len(mine)
-
-
-def run(report: Report, *, images_count: int = IMAGES) -> None:
-    owner = bench_user()
-    images = _populate(owner, images_count)
-    try:
-        first_tag = _tag(images, owner)
-    except Exception as exc:
-        first_tag = None
-        report.note(
-            f"tags could not be stored through {Image.tags.through.__name__} "
-            f"({type(exc).__name__}: {exc}); the page is measured without tags"
-        )
-
-    # The form asks the endpoint for its models; answer from the cache, as a warm site does.
-    cache.set(f"novisurf:models:{settings.NOVISURF_API_BASE}", [PROCEDURAL_MODEL], None)
-
+def _measure(report: Report, owner, count: int) -> dict[str, int]:
     client = Client()
     client.force_login(owner)
-    page_size = settings.GALLERY_PAGE_SIZE
+    size = settings.GALLERY_PAGE_SIZE
+    listing = Listing()
+    images = selectors.listing_images(owner=owner, listing=listing)
+    tiles = images.only(*selectors.TILE_FIELDS)
+    deep_image = images.order_by("-created_at", "-id")[int(count * 0.9)]
+    deep = Cursor.of(deep_image)
+    tagged = selectors.image_list(owner=owner, tag=TAG_NAMES[0])
+    searched = selectors.image_list(owner=owner, query=WORDS[0])
+    shown = tagged.first()
 
-    def get_home(path: str = "/") -> None:
-        response = client.get(path)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path} answered {response.status_code}")
+    def get(path: str):
+        def run() -> None:
+            response = client.get(path)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path} answered {response.status_code}")
 
-    quote = connection.ops.quote_name
-    table = quote(Image._meta.db_table)
-    page_sql = (
-        f"SELECT * FROM {table} WHERE {quote('owner_id')} = %s "
-        f"ORDER BY {quote('created_at')} DESC, {quote('index')} DESC LIMIT %s"
-    )
-    count_sql = f"SELECT COUNT(*) FROM {table} WHERE {quote('owner_id')} = %s"
+        return run
 
-    def raw_sql() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(count_sql, [owner.pk])
-            cursor.fetchone()
-            cursor.execute(page_sql, [owner.pk, page_size])
-            rows = cursor.fetchall()
-        assert len(rows) == page_size
-
-    page, baseline = compare(get_home, raw_sql, baseline_number=20)
-    report.row(f"GET / ({page_size} per page)", page, "raw SQL page + COUNT", baseline)
-    report.info("  pages", f"{-(-images_count // page_size)}")
+    pages = [
+        ("first page  GET /", "/", _raw(tiles[: size + 1])),
+        (
+            "deep page   GET /?after=<90%>",
+            f"/?after={deep}",
+            _raw(selectors._beyond(tiles, deep, order="newest", forward=True)[: size + 1]),
+        ),
+        (
+            f"tag filter  GET /?tag={TAG_NAMES[0]}",
+            f"/?tag={TAG_NAMES[0]}",
+            _raw(tagged.only(*selectors.TILE_FIELDS)[: size + 1]),
+        ),
+        (
+            f"search      GET /?q={WORDS[0]}",
+            f"/?q={WORDS[0]}",
+            _raw(searched.only(*selectors.TILE_FIELDS)[: size + 1]),
+        ),
+        (
+            "image page  GET /images/<id>/?tag=",
+            f"/images/{shown.pk}/?tag={TAG_NAMES[0]}",
+            _raw(Image.objects.filter(pk=shown.pk)),
+        ),
+    ]
+    counts = {}
+    for name, path, baseline in pages:
+        page, floor = compare(get(path), baseline, repeats=9, warmup=2)
+        report.row(f"{count:>9,} {name}", page, "raw SQL of its main query", floor)
+        counts[name] = _queries(client, path)
     report.info(
-        "  of which the tag list query",
-        format_seconds(measure(lambda: selectors.tag_names(owner=owner))),
+        f"{count:>9,} SQL queries per page",
+        " ".join(str(n) for n in counts.values()),
     )
+    return counts
 
-    queries, sql = _count_queries(client, "/")
-    settings.GALLERY_PAGE_SIZE = page_size * 4
-    try:
-        more_queries, more_sql = _count_queries(client, "/")
-        bigger = measure(get_home, repeats=5)
-    finally:
-        settings.GALLERY_PAGE_SIZE = page_size
-    report.info(f"  SQL queries, {page_size} per page", str(queries))
-    report.info(f"  SQL queries, {page_size * 4} per page", str(more_queries))
-    report.info(f"  GET / ({page_size * 4} per page)", format_seconds(bigger))
-    if more_queries != queries:
+
+def run(report: Report, images_count: int | None = None) -> None:
+    """At 10,000 and 100,000 images (and 1,000,000 with --million), or at ``images_count``."""
+    # The form's model list comes from the cache, as on a warm site.
+    cache.set(f"novisurf:models:{settings.NOVISURF_API_BASE}", [PROCEDURAL_MODEL], None)
+    owner = bench_user()
+    from django.contrib.auth import get_user_model
+
+    other = get_user_model().objects.create_user("bench-other", password="bench-password-123")
+    files = _shared_files()
+    owner_tags, other_tags = _tags(owner), _tags(other)
+    sizes = [*SIZES, MILLION] if os.environ.get("NOVISURF_BENCH_MILLION") else list(SIZES)
+    if images_count:
+        sizes = [images_count]
+    done = 0
+    counts = []
+    for count in sizes:
+        _populate(owner, start=done, stop=count, files=files, tags=owner_tags)
+        _populate(other, start=done, stop=count, files=files, tags=other_tags)
+        done = count
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # fresh statistics, as a live database keeps them
+        counts.append(_measure(report, owner, count))
+    if any(c != counts[0] for c in counts[1:]):
         report.failed = True
-        report.note("FAILED: the query count grows with the page size (N+1); the queries were:")
-        for statement in more_sql:
-            print(f"    {statement[:160]}")
-    elif report.show_sql:
-        for statement in sql:
-            print(f"    {statement[:160]}")
-
-    last = f"/?page={-(-images_count // page_size)}"
-    report.info("  GET last page", format_seconds(measure(lambda: get_home(last), repeats=5)))
-    if first_tag:
-        tagged = f"/?tag={first_tag}"
-        report.info(f"  GET {tagged}", format_seconds(measure(lambda: get_home(tagged), repeats=5)))
-        report.info(f"  SQL queries, {tagged}", str(_count_queries(client, tagged)[0]))
-    search = "/?q=harbour"
-    replay, statements = _replay(client, search, Image._meta.db_table)
-    searched, replayed = compare(lambda: get_home(search), replay, repeats=5)
-    report.row(f"GET {search}", searched, f"its {statements} image queries raw", replayed)
-
-    detail = f"/images/{images[0].pk}/"
-    report.info("  GET /images/<id>/", format_seconds(measure(lambda: get_home(detail), repeats=5)))
-    report.info("  SQL queries, /images/<id>/", str(_count_queries(client, detail)[0]))
+        report.note("FAILED: the number of SQL queries per page changes with the number of images")
+    else:
+        report.note(
+            "SQL queries per page: the same at every size (first, deep, tag, search, image)"
+        )

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 
 from novisurf import protocol
 
-from .endpoint import model_choices
+# Options a generation carries besides the form's own fields (quality, style, background, ...),
+# kept when a person starts from an image's settings.
+CORE_FIELDS = frozenset({"prompt", "model", "n", "size", "response_format", "stream"})
+OPTION_FIELDS = protocol.KNOWN_FIELDS - CORE_FIELDS
+
+
+def model_specs(model_ids) -> dict[str, dict]:
+    """What each offered model accepts, for the page's script: sizes, largest n, whether it
+    takes a response format. From novisurf.protocol, the one table."""
+    specs = {}
+    for model_id in model_ids:
+        spec = protocol.MODELS.get(model_id)
+        sizes = list(protocol.sizes_for(model_id))
+        specs[model_id] = {
+            "sizes": sizes,
+            "default_size": spec.default_size if spec else sizes[0],
+            "max_n": spec.max_n if spec else protocol.MAX_N,
+            "response_format": protocol.accepts_response_format(model_id),
+        }
+    return specs
 
 
 def split_tags(text: str) -> list[str]:
@@ -25,9 +46,9 @@ class GenerationForm(forms.Form):
         max_length=protocol.MAX_PROMPT_CHARS,
         widget=forms.Textarea(
             attrs={
-                "rows": 3,
+                "rows": 2,
                 "placeholder": "A lighthouse on a cliff at dawn, soft pastel light",
-                "autofocus": True,
+                "aria-keyshortcuts": "Control+Enter Meta+Enter",
             }
         ),
     )
@@ -35,11 +56,10 @@ class GenerationForm(forms.Form):
     n = forms.IntegerField(
         label="Number of images", min_value=protocol.MIN_N, max_value=protocol.MAX_N, initial=1
     )
-    size = forms.ChoiceField(
-        label="Size", choices=[(s, s) for s in protocol.ALL_SIZES], initial="1024x1024"
-    )
+    size = forms.ChoiceField(label="Size", initial="1024x1024")
     response_format = forms.ChoiceField(
         label="Response format",
+        required=False,  # a model that takes none has the menu disabled, and sends nothing
         choices=[("url", "URL (downloaded at once)"), ("b64_json", "Base64 in the answer")],
         initial=protocol.DEFAULT_RESPONSE_FORMAT,
     )
@@ -50,18 +70,32 @@ class GenerationForm(forms.Form):
         help_text="Separate with commas.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. landscape, blue"}),
     )
+    # "Use these settings": the image it starts from, and that generation's other options.
+    parent_image = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    options = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, model_choices: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        choices = model_choices()
-        self.fields["model"].choices = choices
-        self.fields["model"].initial = (
-            protocol.DEFAULT_MODEL if protocol.DEFAULT_MODEL in dict(choices) else choices[0][0]
-        )
-        # The size list each model allows, for the page's script to narrow the Size menu.
-        self.sizes_by_model = {
-            model_id: list(protocol.sizes_for(model_id)) for model_id, _ in choices
-        }
+        ids = [model_id for model_id, _ in model_choices]
+        self.fields["model"].choices = model_choices
+        if self.fields["model"].initial is None and "model" not in self.initial:
+            self.initial["model"] = (
+                protocol.DEFAULT_MODEL if protocol.DEFAULT_MODEL in ids else ids[0]
+            )
+        self.specs = model_specs(ids)
+        sizes = dict.fromkeys(size for spec in self.specs.values() for size in spec["sizes"])
+        self.fields["size"].choices = [(size, size_label(size)) for size in sizes]
+        # Without the page's script, the server still offers only what the model takes.
+        chosen = self.data.get("model") if self.is_bound else self.initial.get("model")
+        spec = self.specs.get(chosen or "")
+        if spec is not None:
+            # Only the menu narrows: validation takes every size, so that a size the model does
+            # not take is refused with the protocol's own words.
+            self.fields["size"].widget.choices = [(s, size_label(s)) for s in spec["sizes"]]
+            self.fields["n"].widget.attrs["max"] = spec["max_n"]
+            if not spec["response_format"]:
+                self.fields["response_format"].widget.attrs["disabled"] = True
+                self.fields["response_format"].help_text = "This model always answers in Base64."
 
     def clean_prompt(self) -> str:
         prompt = self.cleaned_data["prompt"]
@@ -72,18 +106,35 @@ class GenerationForm(forms.Form):
     def clean_tags(self) -> list[str]:
         return split_tags(self.cleaned_data.get("tags", ""))[:20]
 
+    def clean_options(self) -> dict:
+        text = self.cleaned_data.get("options") or ""
+        if not text:
+            return {}
+        try:
+            options = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError("The options are not valid JSON.") from None
+        if not isinstance(options, dict):
+            raise forms.ValidationError("The options must be a JSON object.")
+        return {k: v for k, v in options.items() if k in OPTION_FIELDS and v is not None}
+
     def clean(self) -> dict:
         data = super().clean()
         if self.errors:
             return data
+        model = data["model"]
+        if not protocol.accepts_response_format(model):
+            data["response_format"] = "b64_json"
+        data["response_format"] = data.get("response_format") or protocol.DEFAULT_RESPONSE_FORMAT
         try:
             protocol.validate_generation(
                 {
                     "prompt": data["prompt"],
-                    "model": data["model"],
+                    "model": model,
                     "n": data["n"],
                     "size": data["size"],
                     "response_format": data["response_format"],
+                    **data.get("options", {}),
                 },
                 serves=lambda model: True,
             )
@@ -91,6 +142,14 @@ class GenerationForm(forms.Form):
             field = error.param if error.param in self.fields else None
             self.add_error(field, error.message)
         return data
+
+
+def size_label(size: str) -> str:
+    """One way to write a size everywhere: ``1024 \N{MULTIPLICATION SIGN} 768``; ``auto`` says who
+    decides."""
+    return (
+        "auto (model decides)" if size == "auto" else size.replace("x", " \N{MULTIPLICATION SIGN} ")
+    )
 
 
 class TagForm(forms.Form):

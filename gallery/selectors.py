@@ -1,11 +1,33 @@
-"""The gallery's reads: what one person may see, with what the pages show fetched up front."""
+"""The gallery's reads: what one person may see, with what the pages show fetched up front.
+
+Listings are keyset-paginated: a page is "the next N after this (created_at, id)", so page
+4,000 costs what page 1 costs, and no page counts every row.
+"""
 
 from __future__ import annotations
 
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, UUIDField
 from django.db.models.functions import Lower, TruncDate
 
+from .listing import NEWEST, Cursor, ImagePage, Listing
 from .models import Board, BoardImage, GalleryEvent, Generation, Image, Tag, TaggedImage
+
+# What a tile shows: enough to draw it, nothing more (no metadata JSON, no revised prompt).
+TILE_FIELDS = (
+    "id",
+    "owner_id",
+    "generation_id",
+    "index",
+    "thumbnail",
+    "thumbnail_width",
+    "thumbnail_height",
+    "width",
+    "height",
+    "prompt",
+    "created_at",
+    "is_favourite",
+    "has_alpha",  # a transparent image's tile sits on a checkerboard
+)
 
 
 def _with_tags(images: QuerySet[Image]) -> QuerySet[Image]:
@@ -22,18 +44,115 @@ def image_list(
     query: str | None = None,
     favourites: bool = False,
     board: Board | None = None,
+    order: str = NEWEST,
 ) -> QuerySet[Image]:
+    """The owner's visible images matching every filter, in a total order (created_at, id).
+
+    Unsliced: pages slice it with :func:`image_page`, "Select all" acts on all of it.
+    """
     images = Image.objects.owned_by(owner).visible()
     if tag:
-        images = images.tagged(tag)
-    if query:
-        images = images.search(query)
+        # Tags are per owner: resolve the name in the owner's small tag table, in a subquery.
+        images = images.filter(
+            tagged_items__tag__in=Tag.objects.filter(owner=owner, name__iexact=tag)
+        )
     if favourites:
         images = images.filter(is_favourite=True)
     if board is not None:
         images = images.filter(board_entries__board=board)
-    # Listings show every image's tags: one query for all of them, not one per image.
-    return _with_tags(images).order_by("-created_at", "-id")
+    if query:
+        images = images.search(query)
+    if order == NEWEST:
+        return images.order_by("-created_at", "-id")
+    return images.order_by("created_at", "id")
+
+
+def listing_images(*, owner, listing: Listing, board: Board | None = None) -> QuerySet[Image]:
+    return image_list(
+        owner=owner,
+        tag=listing.tag or None,
+        query=listing.query or None,
+        favourites=listing.favourites,
+        board=board,
+        order=listing.order,
+    )
+
+
+def _beyond(
+    images: QuerySet[Image], cursor: Cursor, *, order: str, forward: bool, inclusive: bool = False
+) -> QuerySet[Image]:
+    """Images past ``cursor`` in the listing's order (``forward``) or before it.
+
+    Written as ``created_at <= t AND (created_at < t OR id < i)`` rather than a bare OR, so that
+    the database walks the (owner, created_at, id) index from the cursor on.
+    """
+    descending = (order == NEWEST) == forward
+    if descending:
+        id_test = {"id__lte" if inclusive else "id__lt": cursor.id}
+        images = images.filter(created_at__lte=cursor.created_at).filter(
+            Q(created_at__lt=cursor.created_at) | Q(**id_test)
+        )
+        return images.order_by("-created_at", "-id")
+    id_test = {"id__gte" if inclusive else "id__gt": cursor.id}
+    images = images.filter(created_at__gte=cursor.created_at).filter(
+        Q(created_at__gt=cursor.created_at) | Q(**id_test)
+    )
+    return images.order_by("created_at", "id")
+
+
+def image_page(
+    *,
+    images: QuerySet[Image],
+    order: str,
+    size: int,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    at: Cursor | None = None,
+) -> ImagePage:
+    """One page of ``images`` (ordered by :func:`image_list`): the first, the one after
+    ``after``, the one before ``before``, or the one holding ``at`` (the viewer's way back).
+
+    One query for the page, whatever its depth (plus one for ``at``); no COUNT.
+    """
+    tiles = images.only(*TILE_FIELDS)
+    if at is not None:
+        # Back from the viewer: the first page if the image is on it, else a page starting there.
+        newer = list(_beyond(tiles, at, order=order, forward=False).values_list("id")[:size])
+        if len(newer) < size:
+            at = None
+    if at is not None:
+        rows = list(_beyond(tiles, at, order=order, forward=True, inclusive=True)[: size + 1])
+        more, rows = len(rows) > size, rows[:size]
+        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
+        page.backward, page.at_head = str(Cursor.of(rows[0])) if rows else None, False
+    elif before is not None:
+        rows = list(_beyond(tiles, before, order=order, forward=False)[: size + 1])
+        more, rows = len(rows) > size, rows[:size][::-1]
+        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if rows else None)
+        page.backward = str(Cursor.of(rows[0])) if more else None
+        page.at_head = not more
+    elif after is not None:
+        rows = list(_beyond(tiles, after, order=order, forward=True)[: size + 1])
+        more, rows = len(rows) > size, rows[:size]
+        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
+        page.backward, page.at_head = str(Cursor.of(rows[0])) if rows else None, False
+    else:
+        rows = list(tiles[: size + 1])
+        more, rows = len(rows) > size, rows[:size]
+        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
+    return page
+
+
+def image_neighbours(
+    *, images: QuerySet[Image], image: Image, order: str
+) -> tuple[Image | None, Image | None]:
+    """The images before and after ``image`` in a listing: two keyset queries of one row each,
+    the same cost at any depth."""
+    cursor = Cursor.of(image)
+    fields = ("id", "created_at")
+    previous = _beyond(images, cursor, order=order, forward=False).only(*fields).first()
+    following = _beyond(images, cursor, order=order, forward=True).only(*fields).first()
+    return previous, following
 
 
 def image_get(*, owner, image_id) -> Image:
@@ -41,16 +160,49 @@ def image_get(*, owner, image_id) -> Image:
     return _with_tags(Image.objects.owned_by(owner)).get(pk=image_id)
 
 
+def image_visible_get(*, owner, image_id) -> Image | None:
+    """A visible image of the owner with what its tile shows, or ``None``."""
+    return Image.objects.owned_by(owner).visible().only(*TILE_FIELDS).filter(pk=image_id).first()
+
+
 def generation_get(*, owner, generation_id) -> Generation:
     return Generation.objects.filter(owner=owner).get(pk=generation_id)
 
 
 def generation_images(*, generation: Generation) -> QuerySet[Image]:
-    return generation.images.order_by("index")
+    """The generation's images still in the gallery (not in the trash), in their order."""
+    return generation.images.visible().order_by("index")
 
 
-def generation_list_recent(*, owner, limit: int = 6) -> QuerySet[Generation]:
-    return Generation.objects.filter(owner=owner).order_by("-created_at", "-id")[:limit]
+def generation_last(*, owner) -> Generation | None:
+    """The owner's last generation: the form starts from its settings."""
+    return Generation.objects.filter(owner=owner).order_by("-created_at").first()
+
+
+def _with_kept(generations: list[Generation]) -> list[Generation]:
+    """Set ``kept`` (images of each still in the gallery) with one grouped query on the images'
+    generation index; a join-and-count from the generations' side makes SQLite scan images."""
+    counts = dict(
+        Image.objects.filter(generation_id__in=[g.pk for g in generations])
+        .visible()
+        .order_by()
+        .values_list("generation_id")
+        .annotate(kept=Count("id"))
+    )
+    for generation in generations:
+        generation.kept = counts.get(generation.pk, 0)
+    return generations
+
+
+def generation_list_recent(*, owner, limit: int = 6) -> list[Generation]:
+    """The latest generations, each with ``kept``: how many of its images are in the gallery."""
+    recent = list(Generation.objects.filter(owner=owner).order_by("-created_at", "-id")[:limit])
+    return _with_kept(recent) if recent else recent
+
+
+def generation_with_kept(*, owner, generation_id) -> Generation | None:
+    generation = Generation.objects.filter(owner=owner, pk=generation_id).first()
+    return _with_kept([generation])[0] if generation is not None else None
 
 
 def tag_names(*, owner, limit: int = 30) -> list[str]:
@@ -64,6 +216,11 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
 
 
 # -- boards, selections, trash (issue 7) ---------------------------------------------------------
+
+
+def board_choices(*, owner) -> list[Board]:
+    """The owner's boards, id and name only, for menus: nothing counted."""
+    return list(Board.objects.filter(owner=owner).only("id", "name").order_by(Lower("name"), "id"))
 
 
 def board_list(*, owner) -> list[Board]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_tasks import TaskContext, task
 
-from . import services
+from . import endpoint, services
 
 
 def _worker_id(context: TaskContext) -> str | None:
@@ -22,6 +22,12 @@ def generation_work(context: TaskContext) -> None:
 def run_generation(generation_id: str) -> None:
     """Wake-ups queued before the fair queue named their generation; they now just wake."""
     services.generation_work()
+
+
+@task()
+def models_refresh() -> None:
+    """Fill the cache of the endpoint's models, which the generation form offers."""
+    endpoint.models_refresh()
 
 
 @task()

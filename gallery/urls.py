@@ -7,6 +7,7 @@ app_name = "gallery"
 urlpatterns = [
     path("", views.home, name="home"),
     path("generate", views.generate, name="generate"),
+    path("events", views.events, name="events"),
     path("usage/", views.usage, name="usage"),
     path("generations/<uuid:generation_id>/", views.generation_detail, name="generation"),
     path(

@@ -308,7 +308,13 @@ def test_model_menu_falls_back_to_every_known_model_when_the_endpoint_is_unreach
 
 
 @pytest.mark.django_db
-def test_model_menu_lists_what_the_endpoint_offers(client_in, settings, httpserver):
+def test_model_menu_lists_what_the_endpoint_offers_once_a_task_asked(
+    client_in, settings, httpserver
+):
+    from django_tasks import default_task_backend
+
+    from gallery import tasks
+
     httpserver.expect_request("/v1/models").respond_with_json(
         {
             "object": "list",
@@ -320,8 +326,106 @@ def test_model_menu_lists_what_the_endpoint_offers(client_in, settings, httpserv
         }
     )
     settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    # Building the form calls nothing: the cold cache offers every known model and asks a task.
+    select = labelled(dom(client_in.get(reverse("gallery:home"))), "Model")
+    assert "novisurf-procedural" in [o.attrs["value"] for o in select.find_all("option")]
+    assert httpserver.log == []
+    assert len([r for r in default_task_backend.results if r.task.name == "models_refresh"]) == 1
+    client_in.get(reverse("gallery:home"))  # one task at a time, not one per page
+    assert len([r for r in default_task_backend.results if r.task.name == "models_refresh"]) == 1
+
+    tasks.models_refresh.call()
+    assert len(httpserver.log) == 1
     select = labelled(dom(client_in.get(reverse("gallery:home"))), "Model")
     assert [o.attrs["value"] for o in select.find_all("option")] == ["dall-e-3", "flux-schnell"]
+    assert len(httpserver.log) == 1
+
+
+@pytest.mark.django_db
+def test_the_form_offers_what_the_model_accepts(client_in):
+    from novisurf import protocol
+
+    page = dom(client_in.get(reverse("gallery:home")))
+    specs = __import__("json").loads(page.find("script", id="model-specs").text)
+    for model_id, spec in specs.items():
+        assert spec["sizes"] == list(protocol.sizes_for(model_id))
+        assert spec["response_format"] == protocol.accepts_response_format(model_id)
+    assert specs["dall-e-3"]["max_n"] == 1
+    # Without script, the server narrows the Size menu to the chosen model's sizes.
+    size = labelled(page, "Size")
+    values = [o.attrs["value"] for o in size.find_all("option")]
+    assert values == list(protocol.sizes_for("novisurf-procedural"))
+    assert "1024 \N{MULTIPLICATION SIGN} 1024" in [o.text for o in size.find_all("option")]
+
+
+@pytest.mark.django_db
+def test_the_form_starts_from_the_last_generation(client_in, user):
+    Generation.objects.create(
+        owner=user,
+        prompt="earlier",
+        model="dall-e-2",
+        n=3,
+        size="512x512",
+        response_format="b64_json",
+        tag_names=["sea", "blue"],
+    )
+    page = dom(client_in.get(reverse("gallery:home")))
+    assert selected_value(labelled(page, "Model")) == "dall-e-2"
+    assert labelled(page, "Number of images").attrs["value"] == "3"
+    assert selected_value(labelled(page, "Size")) == "512x512"
+    assert selected_value(labelled(page, "Response format")) == "b64_json"
+    assert labelled(page, "Tags").attrs["value"] == "sea, blue"
+    assert labelled(page, "Prompt").text == ""  # a new prompt each time
+
+
+@pytest.mark.django_db
+def test_use_these_settings_fills_the_form_and_records_the_parent(client_in, user, make_image):
+    image = make_image("a red kite over the hills", tags=["sky"])
+    Generation.objects.filter(pk=image.generation_id).update(
+        options={"quality": "high"}, n=2, size="512x512"
+    )
+    page = dom(client_in.get(reverse("gallery:home"), {"from": str(image.pk)}))
+    assert labelled(page, "Prompt").text == "a red kite over the hills"
+    assert labelled(page, "Tags").attrs["value"] == "sky"
+    assert labelled(page, "Number of images").attrs["value"] == "2"
+    hidden = {i.attrs["name"]: i.attrs.get("value") for i in page.find_all("input", type="hidden")}
+    assert hidden["parent_image"] == str(image.pk)
+    assert __import__("json").loads(hidden["options"]) == {"quality": "high"}
+
+    data = {
+        "prompt": "a red kite over the hills",
+        "model": "novisurf-procedural",
+        "n": "1",
+        "size": "512x512",
+        "response_format": "url",
+        "tags": "sky",
+        "parent_image": str(image.pk),
+        "options": hidden["options"],
+    }
+    response = client_in.post(reverse("gallery:generate"), data)
+    assert response.status_code == 302
+    made = Generation.objects.exclude(pk=image.generation_id).get()
+    assert made.parent_image == image
+    assert made.options == {"quality": "high"}
+    # A bad id, or another person's image, is never a 500.
+    assert client_in.get(reverse("gallery:home"), {"from": "nonsense"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_parent_image_of_another_user_is_refused(client_in, make_image, other_user):
+    theirs = make_image("not mine", owner=other_user)
+    data = {
+        "prompt": "p",
+        "model": "novisurf-procedural",
+        "n": "1",
+        "size": "512x512",
+        "response_format": "url",
+        "parent_image": str(theirs.pk),
+    }
+    response = client_in.post(reverse("gallery:generate"), data)
+    assert response.status_code == 200
+    assert "The image these settings came from is gone." in response.content.decode()
+    assert not Generation.objects.filter(owner__username="alice").exists()
 
 
 def _post_form(client, **overrides):
@@ -411,8 +515,7 @@ def test_valid_post_saves_the_generation_before_any_work_and_redirects(
     assert generation.attempts == 0
     assert generation.started_at is None
     # Queued for the background, not run: the dummy backend only holds it.
-    [queued] = default_task_backend.results
-    assert queued.task.name == "generation_work"
+    assert len([r for r in default_task_backend.results if r.task.name == "generation_work"]) == 1
 
     page = client_in.get(response["Location"])
     assert page.status_code == 200
@@ -478,8 +581,12 @@ def test_status_json(client_in, make_image):
             "height": image.thumbnail_height,
             "alt": "a quiet harbour",
             "has_alpha": False,
+            "html": body["images"][0]["html"],
         }
     ]
+    # The tile comes from the one tile template.
+    assert f'id="tile-{image.pk}"' in body["images"][0]["html"]
+    assert body["kept"] == 1
 
 
 @pytest.mark.django_db
@@ -500,15 +607,13 @@ def test_status_json_while_queued(client_in, user):
 
 
 def _tiles(page: Node) -> list[tuple[str, Node]]:
-    """(link href, img) for every image tile in the gallery grid."""
-    grid = page.find("ul", class_="grid")
-    if grid is None:
-        return []
+    """(link href, img) for every image tile of the listing, in the page's order."""
     tiles = []
-    for img in grid.find_all("img"):
+    for tile in page.find_all("li", class_="tile"):
+        img = tile.find("img")
         link = img.ancestor("a")
         assert link is not None, "an image outside a link"
-        tiles.append((link.attrs["href"], img))
+        tiles.append((link.attrs["href"].split("?")[0], img))
     return tiles
 
 
@@ -529,7 +634,9 @@ def test_gallery_lists_images_newest_first_as_linked_imgs(client_in, make_image)
         assert img.attrs["width"] == str(image.thumbnail_width)
         assert img.attrs["height"] == str(image.thumbnail_height)
         assert img.attrs["loading"] == "lazy"
-    assert "3 images" in page.find("h2", id="gallery-heading").text
+    assert page.find("h1", id="gallery-heading").text == "Your gallery"
+    # Day headings: all three were made today.
+    assert [h.text for h in page.find_all("h2", class_="day-heading")] == ["Today"]
 
 
 @pytest.mark.django_db
@@ -570,14 +677,6 @@ def test_tag_filter_is_case_insensitive(client_in, make_image):
     for name in ("Landscape", "landscape", "LANDSCAPE"):
         page = dom(client_in.get(reverse("gallery:home"), {"tag": name}))
         assert [href for href, _ in _tiles(page)] == [reverse("gallery:image", args=[tagged.pk])]
-    # Each tile shows its tags, as links that filter the gallery.
-    page = dom(client_in.get(reverse("gallery:home")))
-    chips = {
-        a.text: a.attrs["href"]
-        for a in page.find("ul", class_="grid").find_all("a")
-        if a.text.startswith("#")
-    }
-    assert chips == {"#Landscape": "/?tag=Landscape", "#people": "/?tag=people"}
     # The tag menu links filter the gallery.
     nav = dom(client_in.get(reverse("gallery:home"))).find("nav", class_="tag-filter")
     hrefs = [a.attrs["href"] for a in nav.find_all("a")]
@@ -585,36 +684,148 @@ def test_tag_filter_is_case_insensitive(client_in, make_image):
     assert "?tag=people" in hrefs
 
 
+def _older(page: Node) -> str | None:
+    link = page.find("a", rel="next")
+    return link.attrs["href"] if link else None
+
+
 @pytest.mark.django_db
-def test_pagination(client_in, settings, make_image):
+def test_keyset_pagination_walks_every_image_once(client_in, settings, make_image):
     settings.GALLERY_PAGE_SIZE = 2
     images = [make_image(f"picture number {i}", age_minutes=10 - i) for i in range(5)]
-    newest_first = [reverse("gallery:image", args=[i.pk]) for i in reversed(images)]
+    # Two made in the same microsecond: the id breaks the tie, neither is lost or repeated.
+    Image.objects.filter(pk=images[1].pk).update(created_at=images[2].created_at)
+    expected = [
+        reverse("gallery:image", args=[i.pk]) for i in Image.objects.order_by("-created_at", "-id")
+    ]
 
-    seen = []
-    for number in (1, 2, 3):
-        page = dom(client_in.get(reverse("gallery:home"), {"page": number}))
+    seen, url, pages = [], "", []
+    while url is not None:
+        page = dom(client_in.get(reverse("gallery:home") + url))
+        pages.append([href for href, _ in _tiles(page)])
+        seen += pages[-1]
+        url = _older(page)
+    assert seen == expected
+    assert len(pages) == 3
+
+    # Back with "Newer" from the last page: the page before it, exactly.
+    newer = page.find("a", rel="prev").attrs["href"]
+    back = dom(client_in.get(reverse("gallery:home") + newer))
+    assert [h for h, _ in _tiles(back)] == pages[1]
+    newer = back.find("a", rel="prev").attrs["href"]
+    first = dom(client_in.get(reverse("gallery:home") + newer))
+    assert [h for h, _ in _tiles(first)] == pages[0]
+    assert first.find("a", rel="prev") is None  # the head of the listing
+
+    # Oldest first is the same listing reversed.
+    seen, url = [], "?order=oldest"
+    while url is not None:
+        page = dom(client_in.get(reverse("gallery:home") + url))
         seen += [href for href, _ in _tiles(page)]
-        assert f"Page {number} of 3" in page.find("nav", class_="pagination").text
-    assert seen == newest_first
-
-    first = dom(client_in.get(reverse("gallery:home")))
-    assert first.find("a", rel="next").attrs["href"] == "?page=2"
-    assert first.find("a", rel="prev") is None
-    # Out of range: the last page, not an error.
-    last = dom(client_in.get(reverse("gallery:home"), {"page": 99}))
-    assert [href for href, _ in _tiles(last)] == newest_first[4:]
+        url = _older(page)
+    assert seen == expected[::-1]
 
 
 @pytest.mark.django_db
-def test_pagination_keeps_the_tag_filter(client_in, settings, make_image):
-    settings.GALLERY_PAGE_SIZE = 1
-    make_image("one", tags=["sea"], age_minutes=3)
-    make_image("two", tags=["sea"], age_minutes=2)
-    make_image("three", age_minutes=1)
-    page = dom(client_in.get(reverse("gallery:home"), {"tag": "sea"}))
-    assert page.find("a", rel="next").attrs["href"] == "?page=2&tag=sea"
-    assert "Page 1 of 2" in page.text
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"after": "garbage"},
+        {"before": "1~zz"},
+        {"at": "99999999999999999999999~" + "0" * 32},
+        {"order": "sideways"},
+        {"q": "\x00 \"' OR 1=1 -- *  NEAR( ^"},
+        {"q": "x" * 5000},
+        {"tag": "%%%"},
+        {"board": "abc"},
+    ],
+)
+def test_any_listing_querystring_is_a_page_never_a_500(client_in, make_image, params):
+    make_image("a quiet harbour")
+    response = client_in.get(reverse("gallery:home"), params)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_tag_and_query_combine_and_the_heading_says_both(client_in, make_image):
+    both = make_image("boats in the harbour", tags=["sea"])
+    make_image("boats on the river", tags=["river"])
+    make_image("the sea at night", tags=["sea"])
+    page = dom(client_in.get(reverse("gallery:home"), {"tag": "sea", "q": "boats"}))
+    assert [h for h, _ in _tiles(page)] == [reverse("gallery:image", args=[both.pk])]
+    assert page.find("h1", id="gallery-heading").text == "Tagged “sea” matching “boats”"
+    # The search box keeps the tag.
+    search = page.find("form", role="search")
+    assert {i.attrs["name"]: i.attrs.get("value") for i in search.find_all("input")} == {
+        "q": "boats",
+        "tag": "sea",
+    }
+
+
+@pytest.mark.django_db
+def test_the_query_count_does_not_grow_with_the_page(
+    client_in, settings, make_image, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(6):
+        make_image(f"image {i}", tags=["sea"])
+
+    def count(size: int, **params) -> int:
+        settings.GALLERY_PAGE_SIZE = size
+        with CaptureQueriesContext(connection) as queries:
+            assert client_in.get(reverse("gallery:home"), params).status_code == 200
+        return len(queries)
+
+    assert count(2) == count(6)
+    assert count(2, tag="sea") == count(6, tag="sea")
+    # The listing itself counts nothing (the page's "Select all" toolbar counts its listing).
+    with CaptureQueriesContext(connection) as queries:
+        client_in.get(reverse("gallery:home"), {"fragment": "tiles"})
+    assert not [
+        q
+        for q in queries.captured_queries
+        if "COUNT(" in q["sql"]
+        and "gallery_image" in q["sql"]
+        and "generation" not in q["sql"]
+        and "gallery_board" not in q["sql"]  # the boards menu counts each board's images
+    ]
+
+
+@pytest.mark.django_db
+def test_the_fragment_is_the_next_pages_tiles(client_in, settings, make_image):
+    settings.GALLERY_PAGE_SIZE = 2
+    images = [make_image(f"picture {i}", age_minutes=10 - i) for i in range(3)]
+    first = dom(client_in.get(reverse("gallery:home")))
+    more = _older(first)
+    fragment = client_in.get(reverse("gallery:home") + more + "&fragment=tiles")
+    body = fragment.content.decode()
+    assert "<html" not in body
+    assert [h for h, _ in _tiles(dom(fragment))] == [reverse("gallery:image", args=[images[0].pk])]
+
+
+@pytest.mark.django_db
+def test_tiles_follow_the_contract(client_in, make_image):
+    image = make_image("a lantern in the fog", tags=["night"])
+    Image.objects.filter(pk=image.pk).update(is_favourite=True)
+    page = dom(client_in.get(reverse("gallery:home"), {"tag": "night"}))
+    [tile] = page.find_all("li", class_="tile")
+    assert tile.attrs["data-image-id"] == str(image.pk)
+    assert tile.attrs["id"] == f"tile-{image.pk}"
+    assert "--ar: 1.5000" in tile.attrs["style"]
+    link = tile.find("a", class_="tile-link")
+    assert link.attrs["href"] == reverse("gallery:image", args=[image.pk]) + "?tag=night"
+    check = tile.find("input", class_="tile-check")
+    assert check.attrs["value"] == str(image.pk)
+    assert check.attrs["aria-label"].startswith("Select: a lantern")
+    form = tile.find("form", class_="tile-fav")
+    assert form.attrs["action"] == reverse("gallery:image-favourite", args=[image.pk])
+    fields = {i.attrs["name"]: i.attrs.get("value") for i in form.find_all("input")}
+    assert fields["favourite"] == "off"
+    assert fields["next"] == f"/?tag=night#tile-{image.pk}"
+    button = form.find("button")
+    assert (button.attrs["aria-pressed"], button.attrs["aria-label"]) == ("true", "Favourite")
 
 
 # -- an image's page ----------------------------------------------------------------------------
@@ -919,3 +1130,146 @@ def test_the_endpoint_key_never_appears_in_a_page(client_in, make_image, user):
     # Nor in a form re-rendered with errors.
     response = _post_form(client_in, n="0")
     assert SECRET_KEY_VALUE not in response.content.decode()
+
+
+# -- the viewer -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_viewer_walks_the_listing_it_was_opened_from(client_in, make_image):
+    a = make_image("first sea", tags=["sea"], age_minutes=30)
+    make_image("a field, not tagged", age_minutes=20)
+    b = make_image("second sea", tags=["sea"], age_minutes=10)
+    c = make_image("third sea", tags=["sea"], age_minutes=5)
+
+    def viewer(image, **params):
+        return dom(client_in.get(reverse("gallery:image", args=[image.pk]), params))
+
+    def link(page, rel):
+        found = page.find("a", rel=rel)
+        return found.attrs["href"] if found else None
+
+    url = lambda image, qs="": reverse("gallery:image", args=[image.pk]) + qs  # noqa: E731
+    page = viewer(b, tag="sea")
+    # Newest first: "next" is the older image of the same tag, skipping the untagged one.
+    assert link(page, "next") == url(a, "?tag=sea")
+    assert link(page, "prev") == url(c, "?tag=sea")
+    assert page.find("a", rel="next").attrs["data-key"] == "ArrowRight"
+    back = page.find("a", class_="button subtle back-link")
+    assert back.attrs["href"].startswith("/?tag=sea&at=")
+    assert back.attrs["href"].endswith(f"#tile-{b.pk}")
+    assert back.attrs["data-key"] == "Escape"
+    # The ends of the listing have nothing further.
+    assert link(viewer(a, tag="sea"), "next") is None
+    assert link(viewer(c, tag="sea"), "prev") is None
+    # Oldest first turns it round; the order rides along.
+    page = viewer(b, tag="sea", order="oldest")
+    assert link(page, "next") == url(c, "?tag=sea&order=oldest")
+
+    # Escape's link shows the listing with the image on the page.
+    gallery = dom(client_in.get(back.attrs["href"].split("#")[0]))
+    assert f"tile-{b.pk}" in [t.attrs["id"] for t in gallery.find_all("li", class_="tile")]
+
+
+@pytest.mark.django_db
+def test_back_from_deep_in_the_listing_lands_on_the_image(client_in, settings, make_image):
+    settings.GALLERY_PAGE_SIZE = 2
+    images = [make_image(f"picture {i}", age_minutes=10 - i) for i in range(6)]
+    deep = images[1]  # the fifth newest: not on the first page
+    page = dom(client_in.get(reverse("gallery:image", args=[deep.pk])))
+    back = page.find("a", class_="button subtle back-link").attrs["href"].split("#")[0]
+    gallery = dom(client_in.get(back))
+    ids = [t.attrs["id"] for t in gallery.find_all("li", class_="tile")]
+    assert ids[0] == f"tile-{deep.pk}"
+    assert gallery.find("a", rel="prev") is not None  # and the newer ones are one link away
+
+
+@pytest.mark.django_db
+def test_the_viewer_costs_the_same_queries_at_any_depth(client_in, make_image):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    images = [make_image(f"picture {i}", tags=["t"], age_minutes=30 - i) for i in range(5)]
+
+    def queries(image) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert (
+                client_in.get(reverse("gallery:image", args=[image.pk]), {"tag": "t"}).status_code
+                == 200
+            )
+        return len(captured)
+
+    assert queries(images[0]) == queries(images[2]) == queries(images[4])
+
+
+# -- live -----------------------------------------------------------------------------------------
+
+
+def _events(client, params, *, settings) -> list[tuple[str, dict]]:
+    """The messages a live page receives in a short stream (WSGI: it ends by itself)."""
+    import json
+
+    settings.GALLERY_LIVE_WSGI_SECONDS = 0.3
+    response = client.get(reverse("gallery:events"), params)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    text = b"".join(response.streaming_content).decode()
+    messages = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            messages.append((fields["event"], json.loads(fields["data"])))
+    return messages
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gallery_hears_of_new_images_that_match_its_listing(
+    client_in, make_image, settings, user
+):
+    from gallery.live import latest_event_id
+
+    since = latest_event_id(owner=user)
+    sea = make_image("a boat at sea", tags=["sea"])
+    make_image("a quiet field")
+
+    everything = _events(client_in, {"since": since}, settings=settings)
+    tiles = [data for event, data in everything if event == "tile"]
+    assert len(tiles) == 2
+    assert f'id="tile-{sea.pk}"' in tiles[0]["html"]
+    assert 'class="tile-check"' in tiles[0]["html"]
+    assert tiles[0]["day"] == timezone.localdate().isoformat()
+    assert any(event == "recent" for event, _ in everything)
+
+    only_sea = _events(client_in, {"since": since, "tag": "sea"}, settings=settings)
+    tiles = [data for event, data in only_sea if event == "tile"]
+    assert [t["id"] for t in tiles] == [str(sea.pk)]
+    assert "?tag=sea" in tiles[0]["html"]  # the tile's link carries the listing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_generation_page_hears_its_images_and_true_counts_after_a_delete(
+    client_in, make_image, settings, user
+):
+    from gallery.live import latest_event_id
+
+    image = make_image("a lantern")
+    image_id = str(image.pk)
+    since = latest_event_id(owner=user)
+    services.image_delete(image=image)
+    messages = _events(
+        client_in, {"since": since, "generation": str(image.generation_id)}, settings=settings
+    )
+    assert ("remove", {"id": image_id}) in messages
+    [state] = [data for event, data in messages if event == "generation"]
+    assert state["kept"] == 0
+    page = dom(client_in.get(reverse("gallery:generation", args=[image.generation_id])))
+    assert page.find("span", id="generation-kept").text == "0"
+
+
+@pytest.mark.django_db
+def test_nobody_hears_another_persons_events(other_client, make_image, settings):
+    make_image("alice's secret")
+    messages = _events(other_client, {"since": 0}, settings=settings)
+    assert messages == []
+    bad = other_client.get(reverse("gallery:events"), {"generation": "not-a-uuid"})
+    assert bad.status_code == 404

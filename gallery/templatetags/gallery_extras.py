@@ -1,6 +1,16 @@
+"""How the gallery writes things a person reads: model names, sizes, times, tiles' shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from gallery.endpoint import model_label as _model_label
+from gallery.forms import size_label as _size_label
+from gallery.listing import local_day as _local_day
 
 register = template.Library()
 
@@ -9,3 +19,37 @@ register = template.Library()
 def model_label(model_id: str) -> str:
     """A model's name as a person should read it: the built-in one says it is procedural."""
     return _model_label(model_id)
+
+
+@register.filter
+def size_label(size: str) -> str:
+    """A requested size (``1024x1024``, ``auto``) written the one way the site writes sizes."""
+    return _size_label(size or "")
+
+
+@register.filter
+def dimensions(image) -> str:
+    """An image's pixel size, written as sizes are everywhere: ``1024 x 768`` with a times sign."""
+    return _size_label(f"{image.width}x{image.height}")
+
+
+@register.filter
+def aspect_ratio(image) -> str:
+    """Width over height of the thumbnail, for the justified rows (a plain number for CSS)."""
+    width, height = image.thumbnail_width or 1, image.thumbnail_height or 1
+    return f"{width / height:.4f}"
+
+
+@register.filter
+def local_day(moment: datetime):
+    return _local_day(moment)
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "just now" for the last minute, then "5 minutes ago", "2 days ago"."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"

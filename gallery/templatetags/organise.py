@@ -13,13 +13,18 @@ from gallery import selectors
 register = template.Library()
 
 
+# "Select all" says how many images it covers, counting no further than this: a count over a
+# listing of 100,000 images on every page would cost more than the page itself.
+SELECT_ALL_COUNT_CAP = 10_000
+
+
 @register.simple_tag(takes_context=True)
 def user_boards(context) -> list:
-    """The signed-in person's boards (for "Add to board" menus)."""
+    """The signed-in person's boards, names only (for "Add to board" menus: no counts)."""
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return []
-    return selectors.board_list(owner=request.user)
+    return selectors.board_choices(owner=request.user)
 
 
 @register.simple_tag
@@ -92,7 +97,9 @@ def listing_selection(context) -> dict:
         "favourites": get.get("favourites", "") not in ("", "0"),
         "board": board.pk if board else "",
     }
-    total = selectors.image_selection(
+    selection = selectors.image_selection(
         owner=request.user, filters={k: v for k, v in filters.items() if v}
-    ).count()
-    return {**filters, "total": total}
+    )
+    total = selection.order_by()[: SELECT_ALL_COUNT_CAP + 1].count()
+    more = total > SELECT_ALL_COUNT_CAP
+    return {**filters, "total": min(total, SELECT_ALL_COUNT_CAP), "more": more}

@@ -12,6 +12,7 @@ from .boards import (
 from .edits import image_edit
 from .favourites import image_favourite
 from .imports import image_upload
+from .live import events
 from .pages import (
     generate,
     generation_detail,
@@ -38,6 +39,7 @@ __all__ = [
     "board_remove_images",
     "board_rename",
     "bulk_action_detail",
+    "events",
     "generate",
     "generation_detail",
     "generation_retry",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from .. import services
-from .pages import _image_or_404, edit_form_for, image_page_context
+from ..forms import TagForm
+from .pages import _image_or_404, _image_page, edit_form_for
 
 
 @login_required
@@ -31,5 +32,4 @@ def image_edit(request: HttpRequest, image_id) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("gallery:generation", generation_id=generation.pk)
-    context = image_page_context(request, image, edit_form=form, edit_open=True)
-    return render(request, "gallery/image.html", context, status=400)
+    return _image_page(request, image, TagForm(), status=400, edit_form=form, edit_open=True)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import delivery, imaging, selectors, services
+from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
+
+from .. import delivery, imaging, live, selectors, services
 from ..endpoint import model_choices
 from ..forms import EditForm, GenerationForm, TagForm
-from ..models import Generation, Image
+from ..listing import NEWEST, OLDEST, Cursor, Listing
+from ..models import Board, Generation, Image
 
 logger = logging.getLogger(__name__)
 
@@ -43,40 +49,96 @@ def edit_form_for(image: Image, data=None, files=None) -> EditForm:
     )
 
 
-def image_page_context(request: HttpRequest, image: Image, **extra) -> dict:
-    """What the image page shows: the image, its tag form, its lineage and the edit form
-    (open when the page was asked for with ``?edit``, or when an edit came back with errors)."""
-    context = {
-        "image": image,
-        "tag_form": TagForm(),
-        "lineage": selectors.image_lineage(image=image),
-        "edit_form": edit_form_for(image),
-        "edit_open": "edit" in request.GET,
-    }
-    context.update(extra)
-    return context
+def _listing_or_404(request: HttpRequest) -> tuple[Listing, Board | None]:
+    listing = Listing.from_params(request.GET)
+    board = None
+    if listing.board is not None:
+        try:
+            board = selectors.board_get(owner=request.user, board_id=listing.board)
+        except Board.DoesNotExist:
+            raise Http404("No such board.") from None
+    return listing, board
+
+
+def listing_url(listing: Listing) -> str:
+    query = listing.querystring
+    return reverse("gallery:home") + (f"?{query}" if query else "")
+
+
+def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
+    """The form's starting values: an image's settings (``?from=<id>``, "Use these settings"),
+    else the last generation's. The second value says whether to show the options open."""
+    source = request.GET.get("from", "")
+    if source:
+        try:
+            image = selectors.image_get(owner=request.user, image_id=uuid.UUID(source))
+        except (ValueError, Image.DoesNotExist):
+            image = None
+        if image is not None:
+            generation = image.generation
+            return {
+                "prompt": image.prompt,
+                "model": image.model,
+                "size": image.size,
+                "n": generation.n if generation else 1,
+                "response_format": (
+                    generation.response_format if generation else DEFAULT_RESPONSE_FORMAT
+                ),
+                "tags": ", ".join(t.name for t in image.tag_list),
+                "options": json.dumps(generation.options)
+                if generation and generation.options
+                else "",
+                "parent_image": image.pk,
+            }, True
+    last = selectors.generation_last(owner=request.user)
+    if last is None:
+        return {}, False
+    return {
+        "model": last.model,
+        "n": last.n,
+        "size": last.size,
+        "response_format": last.response_format,
+        "tags": ", ".join(last.tag_names),
+    }, False
 
 
 @login_required
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
-    tag = request.GET.get("tag", "").strip()
-    query = request.GET.get("q", "").strip()
-    favourites = request.GET.get("favourites", "") not in ("", "0")
-    images = selectors.image_list(
-        owner=request.user, tag=tag or None, query=query or None, favourites=favourites
+    listing, board = _listing_or_404(request)
+    images = selectors.listing_images(owner=request.user, listing=listing, board=board)
+    page = selectors.image_page(
+        images=images,
+        order=listing.order,
+        size=settings.GALLERY_PAGE_SIZE,
+        after=Cursor.parse(request.GET.get("after")),
+        before=Cursor.parse(request.GET.get("before")),
+        at=Cursor.parse(request.GET.get("at")),
     )
-    page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "listing": listing,
+        "board": board,
+        "listing_qs": listing.querystring,
+        "tile_next": listing_url(listing),
+        "title": listing.title(board),
+    }
+    if request.GET.get("fragment") == "tiles":
+        return render(request, "gallery/_listing_page.html", context)
+    options_open = bool(form is not None and form.errors)
+    if form is None:
+        initial, options_open = _form_initial(request)
+        form = GenerationForm(initial=initial, model_choices=model_choices())
     return render(
         request,
         "gallery/home.html",
         {
-            "form": form or GenerationForm(),
-            "page": page,
-            "tag": tag,
-            "query": query,
-            "favourites": favourites,
+            **context,
+            "form": form,
+            "options_open": options_open,
             "tags": selectors.tag_names(owner=request.user),
             "recent": selectors.generation_list_recent(owner=request.user),
+            "live_since": live.latest_event_id(owner=request.user),
+            "order_links": {order: listing.with_order(order) for order in (NEWEST, OLDEST)},
         },
     )
 
@@ -84,11 +146,20 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
 @login_required
 @require_POST
 def generate(request: HttpRequest) -> HttpResponse:
-    form = GenerationForm(request.POST)
+    form = GenerationForm(request.POST, model_choices=model_choices())
     if not form.is_valid():
         return home(request, form=form)
+    data = dict(form.cleaned_data)
+    parent_id = data.pop("parent_image", None)
+    parent = None
+    if parent_id is not None:
+        try:
+            parent = selectors.image_get(owner=request.user, image_id=parent_id)
+        except Image.DoesNotExist:
+            form.add_error(None, "The image these settings came from is gone.")
+            return home(request, form=form)
     try:
-        generation = services.generation_create(owner=request.user, **form.cleaned_data)
+        generation = services.generation_create(owner=request.user, parent_image=parent, **data)
     except services.LimitReached as exc:
         form.add_error(None, exc.message)
         return home(request, form=form)
@@ -99,31 +170,47 @@ def generate(request: HttpRequest) -> HttpResponse:
 @require_GET
 def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
     generation = _generation_or_404(request, generation_id)
+    images = list(selectors.generation_images(generation=generation))
     return render(
         request,
         "gallery/generation.html",
         {
             "generation": generation,
-            "images": selectors.generation_images(generation=generation),
+            "images": images,
+            "kept": len(images),
+            "live_since": live.latest_event_id(owner=request.user),
         },
     )
+
+
+def generation_state(request: HttpRequest, generation: Generation) -> dict:
+    """What a generation page needs to show itself: status, reasons, how many images are kept,
+    and (for the JSON fallback) the tiles. The live channel sends the same, without tiles."""
+    return {
+        "id": str(generation.pk),
+        "status": generation.status,
+        "status_label": generation.get_status_display(),
+        "finished": generation.is_finished,
+        "waiting": generation.is_waiting,
+        "wait_reason": generation.wait_reason if generation.is_waiting else "",
+        "can_retry": generation.can_retry,
+        "error": generation.error,
+        "item_errors": generation.item_errors,
+        "n": generation.n,
+    }
 
 
 @login_required
 @require_GET
 def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
-    """What the generation page polls: status, reasons, and the images stored so far."""
+    """The plain JSON fallback of the generation page (where EventSource fails)."""
     generation = _generation_or_404(request, generation_id)
-    images = selectors.generation_images(generation=generation)
+    images = list(selectors.generation_images(generation=generation))
+    next_url = reverse("gallery:generation", args=[generation.pk])
     return JsonResponse(
         {
-            "status": generation.status,
-            "status_label": generation.get_status_display(),
-            "waiting": generation.is_waiting,
-            "wait_reason": generation.wait_reason if generation.is_waiting else "",
-            "finished": generation.is_finished,
-            "error": generation.error,
-            "item_errors": generation.item_errors,
+            **generation_state(request, generation),
+            "kept": len(images),
             # While a streaming model works, its latest partial image, refining in place.
             "partial": (
                 None
@@ -140,10 +227,20 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
                     "height": image.thumbnail_height,
                     "alt": image.prompt,
                     "has_alpha": image.has_alpha,
+                    "html": tile_html(request, image, listing_qs="", next_url=next_url),
                 }
                 for image in images
             ],
         }
+    )
+
+
+def tile_html(request: HttpRequest, image: Image, *, listing_qs: str, next_url: str) -> str:
+    """One tile, rendered by the one tile template, for live updates."""
+    return render_to_string(
+        "gallery/_tile.html",
+        {"image": image, "listing_qs": listing_qs, "tile_next": next_url},
+        request=request,
     )
 
 
@@ -159,7 +256,47 @@ def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
 @require_GET
 def image_detail(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
-    return render(request, "gallery/image.html", image_page_context(request, image))
+    return _image_page(request, image, TagForm())
+
+
+def _image_page(
+    request: HttpRequest, image: Image, tag_form: TagForm, status: int = 200, **extra
+) -> HttpResponse:
+    """The viewer: the image large, its details, and the way through the listing it was opened
+    from (its filters ride along in the querystring); its lineage, and the edit form (open when
+    asked for with ``?edit``, or when an edit came back with errors)."""
+    listing, board = _listing_or_404(request)
+    images = selectors.listing_images(owner=request.user, listing=listing, board=board)
+    previous, following = selectors.image_neighbours(
+        images=images, image=image, order=listing.order
+    )
+    query = listing.querystring
+    suffix = f"?{query}" if query else ""
+
+    def viewer_url(other: Image | None) -> str | None:
+        return reverse("gallery:image", args=[other.pk]) + suffix if other else None
+
+    back_query = urlencode({**listing.params(), "at": str(Cursor.of(image))})
+    return render(
+        request,
+        "gallery/image.html",
+        {
+            "image": image,
+            "tag_form": tag_form,
+            "listing": listing,
+            "board": board,
+            "listing_qs": query,
+            "previous_url": viewer_url(previous),
+            "next_url": viewer_url(following),
+            "back_url": f"{reverse('gallery:home')}?{back_query}#tile-{image.pk}",
+            "back_label": listing.title(board) if listing.is_filtered else "the gallery",
+            "lineage": selectors.image_lineage(image=image),
+            "edit_form": edit_form_for(image),
+            "edit_open": "edit" in request.GET,
+            **extra,
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -212,12 +349,7 @@ def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     form = TagForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "gallery/image.html",
-            image_page_context(request, image, tag_form=form),
-            status=400,
-        )
+        return _image_page(request, image, form, status=400)
     services.image_tag_add(image=image, names=form.cleaned_data["tag"])
     return redirect("gallery:image", image_id=image.pk)
 

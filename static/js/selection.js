@@ -11,6 +11,8 @@
   const clearButton = form.querySelector('[data-select="none"]');
   const selectAllButton = form.querySelector('[data-select="all"]');
   const total = parseInt(form.dataset.total || "0", 10);
+  // The server counts at most 10,000; past that it says so, and "Select all" still covers all.
+  const totalMore = form.dataset.totalMore === "1";
   let allMode = false;
   let lastIndex = null;
 
@@ -37,7 +39,9 @@
       box.closest(".tile")?.classList.toggle("selected", box.checked);
     }
     if (allMode) {
-      count.textContent = "All " + plural(total) + " of this listing selected";
+      count.textContent = totalMore
+        ? "All " + total.toLocaleString() + "+ images of this listing selected"
+        : "All " + plural(total) + " of this listing selected";
     } else if (n) {
       count.textContent = plural(n) + " selected";
     } else {
