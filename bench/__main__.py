@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench.environment import django_environment
@@ -14,16 +15,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default="", help="comma-separated modules to run (e.g. service,renderer)"
     )
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="also measure search at 1,000,000 images (minutes to build; or BENCH_MILLION=1)",
+    )
     args = parser.parse_args(argv)
+    if args.million:
+        os.environ["BENCH_MILLION"] = "1"
     with django_environment() as workdir:
         # Imported only once Django is set up: they import models.
-        from bench import endpoint, gallery_page, gallery_store, renderer, service
+        from bench import endpoint, gallery_page, gallery_store, renderer, search, service
         from bench.timing import Report
 
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        modules = [renderer, endpoint, gallery_store, gallery_page, service]
+        modules = [renderer, endpoint, gallery_store, gallery_page, search, service]
         if args.only:
             wanted = set(args.only.split(","))
             modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in wanted]

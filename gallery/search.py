@@ -42,6 +42,7 @@ made only of word characters, and each is quoted (FTS5) or passed as data (Postg
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import connections, models
@@ -89,29 +90,68 @@ def fts5_match(terms: list[str]) -> str:
     return " AND ".join('"' + term.replace('"', '""') + '"*' for term in terms)
 
 
-def filter_images(images: QuerySet, query: str) -> QuerySet:
-    """``images`` narrowed to those matching every word of ``query`` (none if it has no words)."""
+# How many of the owner's matches the index is asked for before a plan is chosen (see below).
+FEW_MATCHES = 2_000
+
+
+def _probe(images: QuerySet, sql: str, params: list) -> int:
+    """How many rows ``sql`` (the index alone) finds, counting no further than past the cap."""
+    with connections[images.db].cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT {FEW_MATCHES + 1}) AS probe", params)
+        return cursor.fetchone()[0]
+
+
+def filter_images(images: QuerySet, query: str, *, owner_id: object = None) -> QuerySet:
+    """``images`` narrowed to those matching every word of ``query`` (none if it has no words).
+
+    ``owner_id``, when ``images`` hold only that person's images, lets the index answer for
+    them alone. The index is first asked, cheaply and capped, how many images match:
+
+    - A few (up to :data:`FEW_MATCHES`): the matches lead; the database fetches those rows and
+      sorts them (a rare word, no match: well under a millisecond).
+    - Many: the listing leads; the database walks the owner's images newest first (the
+      ``image_owner_recent`` index, from the keyset cursor on) and keeps those in the set of
+      matches. With more than ``FEW_MATCHES`` matches among N images, a page of 24 is found
+      within 24 * N / FEW_MATCHES images, and far sooner for common words (~80 for 30%).
+
+    Either way the result is the same set of images; only the plan differs. Left to itself,
+    each database picks one plan for every query (SQLite the first, PostgreSQL the second), and
+    each is slow where the other is fast.
+    """
     terms = search_terms(query)
     if not terms:
         return images.none()
     vendor = connections[images.db].vendor
     table = images.model._meta.db_table
     if vendor == "postgresql":
-        return images.filter(
-            RawSQL(
-                f'"{table}"."{VECTOR_COLUMN}" @@ novisurf_search_query(%s)',
-                [" ".join(terms)],
-                output_field=models.BooleanField(),
-            )
-        )
+        tsquery, params = "novisurf_search_query(%s)", [" ".join(terms)]
+        if owner_id is not None:
+            owner = str(owner_id).replace("\\", "\\\\").replace("'", "''")
+            tsquery, params = f"({tsquery} && %s::tsquery)", [*params, f"'~{owner}'"]
+        matches = f'SELECT id FROM "{table}" WHERE {VECTOR_COLUMN} @@ {tsquery}'
+        if _probe(images, matches, params) <= FEW_MATCHES:
+            # An array built once (an InitPlan): the planner cannot turn it into a walk.
+            condition = f'"{table}"."id" = ANY(ARRAY({matches}))'
+        else:
+            condition = f'"{table}"."{VECTOR_COLUMN}" @@ {tsquery}'
+        return images.filter(RawSQL(condition, params, output_field=models.BooleanField()))
     if vendor == "sqlite":
-        return images.filter(
-            pk__in=RawSQL(
-                f"SELECT k.image_id FROM {KEY_TABLE} k "
-                f"WHERE k.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)",
-                [fts5_match(terms)],
+        match = f"body : ({fts5_match(terms)})"
+        if owner_id is not None:
+            match = f'owner : "o{str(owner_id).replace(chr(34), chr(34) * 2)}" AND {match}'
+        matches = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
+        if _probe(images, matches, [match]) <= FEW_MATCHES:
+            return images.filter(
+                pk__in=RawSQL(
+                    f"SELECT k.image_id FROM {KEY_TABLE} k WHERE k.rowid IN ({matches})", [match]
+                )
             )
+        # The unary + keeps SQLite from leading with the matches; the set of matching rowids is
+        # built once, and each image walked costs one lookup of its key.
+        condition = (
+            f'+(SELECT k.rowid FROM {KEY_TABLE} k WHERE k.image_id = "{table}"."id") IN ({matches})'
         )
+        return images.filter(RawSQL(condition, [match], output_field=models.BooleanField()))
     # Another database: no index, the same words matched as substrings.
     condition = models.Q()
     for term in terms:
@@ -158,6 +198,32 @@ class Tables:
         self.image, self.tagged, self.tag = image, tagged, tag
 
 
+@dataclass(frozen=True)
+class Schema:
+    """One version of the index's schema: each migration that changes it names its own.
+
+    - ``owner``: the image's owner is indexed too, where no query word can reach it (FTS5: an
+      ``owner`` column holding ``o<id>``, queries being restricted to ``body``; PostgreSQL: a
+      lexeme ``~<id>``, ``~`` not being a word character), so that the index alone answers how
+      many of *one person's* images match, whatever other people's images hold.
+    - ``prefix``: FTS5 prefix indexes (lengths in characters): a short prefix is one lookup
+      instead of a merge of every indexed word that starts with it.
+    - ``query_function``: the language of PostgreSQL's ``novisurf_search_query``. ``sql`` is
+      planned afresh on every call, its 10 kB word class with it (milliseconds); ``plpgsql``
+      keeps its plan for the session.
+    """
+
+    owner: bool = False
+    prefix: str = ""
+    query_function: str = "sql"
+
+
+SCHEMA_0003 = Schema()
+SCHEMA_0004 = Schema(owner=True, prefix="1 2 3 4", query_function="plpgsql")
+# What the latest migration installs, and what the queries and `rebuild_search_index` expect.
+CURRENT_SCHEMA = SCHEMA_0004
+
+
 def _sqlite_document(tables: Tables, alias: str) -> str:
     return (
         f"{alias}.prompt || ' ' || {alias}.revised_prompt || ' ' || coalesce(("
@@ -166,27 +232,42 @@ def _sqlite_document(tables: Tables, alias: str) -> str:
     )
 
 
-def _sqlite_refresh(tables: Tables, image_id: str) -> str:
+def _sqlite_index(tables: Tables, schema: Schema) -> str:
+    """``INSERT INTO`` the index ``SELECT`` images ``i`` with their keys ``k`` (WHERE to add)."""
+    columns, values = "rowid, body", f"k.rowid, {_sqlite_document(tables, 'i')}"
+    if schema.owner:
+        columns, values = f"{columns}, owner", f"{values}, 'o' || i.owner_id"
+    return (
+        f"INSERT INTO {FTS_TABLE}({columns}) SELECT {values} "
+        f"FROM {tables.image} i JOIN {KEY_TABLE} k ON k.image_id = i.id"
+    )
+
+
+def _sqlite_refresh(tables: Tables, image_id: str, schema: Schema) -> str:
     """Statements (for a trigger body) that re-index one image, or drop it if it is gone."""
     return (
         f"DELETE FROM {FTS_TABLE} WHERE rowid = "
         f"(SELECT rowid FROM {KEY_TABLE} WHERE image_id = {image_id});\n"
-        f"INSERT INTO {FTS_TABLE}(rowid, body) SELECT k.rowid, {_sqlite_document(tables, 'i')} "
-        f"FROM {tables.image} i JOIN {KEY_TABLE} k ON k.image_id = i.id WHERE i.id = {image_id};\n"
+        f"{_sqlite_index(tables, schema)} WHERE i.id = {image_id};\n"
     )
 
 
-def sqlite_install(tables: Tables) -> list[str]:
-    refresh = _sqlite_refresh
+def sqlite_install(tables: Tables, schema: Schema = CURRENT_SCHEMA) -> list[str]:
+    def refresh(tables: Tables, image_id: str) -> str:
+        return _sqlite_refresh(tables, image_id, schema)
+
+    columns = "body, owner" if schema.owner else "body"
+    prefix = f", prefix = '{schema.prefix}'" if schema.prefix else ""
+    watched = "id, prompt, revised_prompt" + (", owner_id" if schema.owner else "")
     return [
         f"CREATE TABLE {KEY_TABLE} (rowid INTEGER PRIMARY KEY, image_id char(32) NOT NULL UNIQUE)",
-        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(body, "
-        "tokenize = 'unicode61 remove_diacritics 2')",
+        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({columns}, "
+        f"tokenize = 'unicode61 remove_diacritics 2'{prefix})",
         f"CREATE TRIGGER {FTS_TABLE}_image_insert AFTER INSERT ON {tables.image} BEGIN\n"
         f"INSERT OR IGNORE INTO {KEY_TABLE}(image_id) VALUES (NEW.id);\n"
         f"{refresh(tables, 'NEW.id')}END",
         f"CREATE TRIGGER {FTS_TABLE}_image_update "
-        f"AFTER UPDATE OF id, prompt, revised_prompt ON {tables.image} BEGIN\n"
+        f"AFTER UPDATE OF {watched} ON {tables.image} BEGIN\n"
         f"UPDATE {KEY_TABLE} SET image_id = NEW.id WHERE image_id = OLD.id;\n"
         f"{refresh(tables, 'NEW.id')}END",
         f"CREATE TRIGGER {FTS_TABLE}_image_delete AFTER DELETE ON {tables.image} BEGIN\n"
@@ -202,8 +283,7 @@ def sqlite_install(tables: Tables) -> list[str]:
         f"CREATE TRIGGER {FTS_TABLE}_tag_rename AFTER UPDATE OF name ON {tables.tag} BEGIN\n"
         f"DELETE FROM {FTS_TABLE} WHERE rowid IN (SELECT k.rowid FROM {KEY_TABLE} k "
         f"JOIN {tables.tagged} ti ON ti.content_object_id = k.image_id WHERE ti.tag_id = NEW.id);\n"
-        f"INSERT INTO {FTS_TABLE}(rowid, body) SELECT k.rowid, {_sqlite_document(tables, 'i')} "
-        f"FROM {tables.image} i JOIN {KEY_TABLE} k ON k.image_id = i.id WHERE i.id IN "
+        f"{_sqlite_index(tables, schema)} WHERE i.id IN "
         f"(SELECT content_object_id FROM {tables.tagged} WHERE tag_id = NEW.id);\nEND",
     ]
 
@@ -223,13 +303,43 @@ def sqlite_uninstall() -> list[str]:
     ] + [f"DROP TABLE IF EXISTS {FTS_TABLE}", f"DROP TABLE IF EXISTS {KEY_TABLE}"]
 
 
-def postgresql_install(tables: Tables, *, collation: str) -> list[str]:
+def _postgresql_vector_columns(schema: Schema) -> str:
+    """The image columns ``novisurf_image_search_vector`` takes, in order."""
+    return "prompt, revised_prompt, id" + (", owner_id" if schema.owner else "")
+
+
+def _postgresql_vector_signature(schema: Schema) -> str:
+    return "text, text, uuid" + (", bigint" if schema.owner else "")
+
+
+def postgresql_install(
+    tables: Tables, *, collation: str, schema: Schema = CURRENT_SCHEMA
+) -> list[str]:
     image, tagged, tag = (f'"{name}"' for name in (tables.image, tables.tagged, tables.tag))
     folded = (
         "translate(lower(normalize(regexp_replace(normalize(coalesce(doc, ''), NFD), "
         r"'([A-Za-z])[\u0300-\u036F]+', '\1', 'g'), NFC) "
         f"COLLATE \"{collation}\"), '{_FOLD_FROM}', '{_FOLD_TO}')"
     )
+    # Every word of the query as a prefix, all required. The words come as data, quoted for
+    # the tsquery syntax here, so nothing in them is an operator.
+    query = (
+        "SELECT coalesce(string_agg('''' || replace(replace(word, '\\', '\\\\'), '''', '''''') "
+        "|| ''':*', ' & '), '')::tsquery "
+        "FROM unnest(novisurf_search_lexemes(query)) AS word"
+    )
+    if schema.query_function == "plpgsql":
+        query = f"LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$ BEGIN RETURN ({query}); END $fn$"
+    else:
+        query = f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ {query} $fn$"
+    columns = _postgresql_vector_columns(schema)
+    new_columns = ", ".join(f"NEW.{column}" for column in columns.split(", "))
+    arguments = "prompt text, revised_prompt text, image_id uuid"
+    owner_lexeme = ""
+    if schema.owner:
+        arguments += ", owner bigint"
+        owner_lexeme = " || array_to_tsvector(ARRAY['~' || owner::text])"
+    reindex = f"UPDATE {image} SET {VECTOR_COLUMN} = novisurf_image_search_vector({columns})"
     return [
         # The words of a text, folded: what the index holds and what a query term becomes.
         "CREATE FUNCTION novisurf_search_lexemes(doc text) RETURNS text[] "
@@ -237,46 +347,35 @@ def postgresql_install(tables: Tables, *, collation: str) -> list[str]:
         f"SELECT coalesce(array_agg(DISTINCT left(word, {MAX_TERM_CHARS})), '{{}}') "
         f"FROM regexp_split_to_table({folded}, '[^{_word_class()}]+') AS word "
         "WHERE word <> '' $fn$",
-        # Every word of the query as a prefix, all required. The words come as data, quoted for
-        # the tsquery syntax here, so nothing in them is an operator.
-        "CREATE FUNCTION novisurf_search_query(query text) RETURNS tsquery "
-        "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ "
-        "SELECT coalesce(string_agg('''' || replace(replace(word, '\\', '\\\\'), '''', '''''') "
-        "|| ''':*', ' & '), '')::tsquery "
-        "FROM unnest(novisurf_search_lexemes(query)) AS word $fn$",
-        "CREATE FUNCTION novisurf_image_search_vector(prompt text, revised_prompt text, "
-        "image_id uuid) RETURNS tsvector LANGUAGE sql STABLE AS $fn$ "
+        f"CREATE FUNCTION novisurf_search_query(query text) RETURNS tsquery {query}",
+        f"CREATE FUNCTION novisurf_image_search_vector({arguments}) "
+        "RETURNS tsvector LANGUAGE sql STABLE AS $fn$ "
         "SELECT array_to_tsvector(novisurf_search_lexemes(coalesce(prompt, '') || ' ' || "
         "coalesce(revised_prompt, '') || ' ' || coalesce((SELECT string_agg(t.name, ' ') "
         f"FROM {tagged} ti JOIN {tag} t ON t.id = ti.tag_id "
-        "WHERE ti.content_object_id = image_id), ''))) $fn$",
+        f"WHERE ti.content_object_id = image_id), ''))){owner_lexeme} $fn$",
         f"ALTER TABLE {image} ADD COLUMN {VECTOR_COLUMN} tsvector",
         f'CREATE INDEX "gallery_image_search_gin" ON {image} USING gin ({VECTOR_COLUMN})',
         "CREATE FUNCTION novisurf_image_search_row() RETURNS trigger LANGUAGE plpgsql AS $fn$ "
-        f"BEGIN NEW.{VECTOR_COLUMN} := novisurf_image_search_vector(NEW.prompt, "
-        "NEW.revised_prompt, NEW.id); RETURN NEW; END $fn$",
-        "CREATE TRIGGER novisurf_image_search BEFORE INSERT OR UPDATE OF id, prompt, "
-        f"revised_prompt ON {image} FOR EACH ROW EXECUTE FUNCTION novisurf_image_search_row()",
+        f"BEGIN NEW.{VECTOR_COLUMN} := novisurf_image_search_vector({new_columns}); "
+        "RETURN NEW; END $fn$",
+        f"CREATE TRIGGER novisurf_image_search BEFORE INSERT OR UPDATE OF {columns} "
+        f"ON {image} FOR EACH ROW EXECUTE FUNCTION novisurf_image_search_row()",
         "CREATE FUNCTION novisurf_tagged_search() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
-        "IF TG_OP <> 'INSERT' THEN "
-        f"UPDATE {image} SET {VECTOR_COLUMN} = novisurf_image_search_vector(prompt, "
-        "revised_prompt, id) WHERE id = OLD.content_object_id; END IF; "
-        "IF TG_OP <> 'DELETE' THEN "
-        f"UPDATE {image} SET {VECTOR_COLUMN} = novisurf_image_search_vector(prompt, "
-        "revised_prompt, id) WHERE id = NEW.content_object_id; END IF; "
+        f"IF TG_OP <> 'INSERT' THEN {reindex} WHERE id = OLD.content_object_id; END IF; "
+        f"IF TG_OP <> 'DELETE' THEN {reindex} WHERE id = NEW.content_object_id; END IF; "
         "RETURN NULL; END $fn$",
         f"CREATE TRIGGER novisurf_tagged_search AFTER INSERT OR UPDATE OR DELETE ON {tagged} "
         "FOR EACH ROW EXECUTE FUNCTION novisurf_tagged_search()",
         "CREATE FUNCTION novisurf_tag_search() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
-        f"UPDATE {image} SET {VECTOR_COLUMN} = novisurf_image_search_vector(prompt, "
-        f"revised_prompt, id) WHERE id IN (SELECT content_object_id FROM {tagged} "
+        f"{reindex} WHERE id IN (SELECT content_object_id FROM {tagged} "
         "WHERE tag_id = NEW.id); RETURN NULL; END $fn$",
         f"CREATE TRIGGER novisurf_tag_search AFTER UPDATE OF name ON {tag} FOR EACH ROW "
         "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION novisurf_tag_search()",
     ]
 
 
-def postgresql_uninstall(tables: Tables) -> list[str]:
+def postgresql_uninstall(tables: Tables, schema: Schema = CURRENT_SCHEMA) -> list[str]:
     image, tagged, tag = (f'"{name}"' for name in (tables.image, tables.tagged, tables.tag))
     return [
         f"DROP TRIGGER IF EXISTS novisurf_tag_search ON {tag}",
@@ -286,7 +385,8 @@ def postgresql_uninstall(tables: Tables) -> list[str]:
         "DROP FUNCTION IF EXISTS novisurf_tagged_search()",
         "DROP FUNCTION IF EXISTS novisurf_image_search_row()",
         f"ALTER TABLE {image} DROP COLUMN IF EXISTS {VECTOR_COLUMN}",
-        "DROP FUNCTION IF EXISTS novisurf_image_search_vector(text, text, uuid)",
+        "DROP FUNCTION IF EXISTS novisurf_image_search_vector("
+        f"{_postgresql_vector_signature(schema)})",
         "DROP FUNCTION IF EXISTS novisurf_search_query(text)",
         "DROP FUNCTION IF EXISTS novisurf_search_lexemes(text)",
     ]
@@ -300,24 +400,29 @@ def postgresql_collation(connection: BaseDatabaseWrapper) -> str:
         return "und-x-icu" if cursor.fetchone() else "default"
 
 
-def install(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+def install(
+    connection: BaseDatabaseWrapper, tables: Tables, schema: Schema = CURRENT_SCHEMA
+) -> None:
     if connection.vendor == "sqlite":
-        statements = sqlite_install(tables)
+        statements = sqlite_install(tables, schema)
     elif connection.vendor == "postgresql":
-        statements = postgresql_install(tables, collation=postgresql_collation(connection))
+        collation = postgresql_collation(connection)
+        statements = postgresql_install(tables, collation=collation, schema=schema)
     else:
         return
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
-    rebuild(connection, tables)
+    rebuild(connection, tables, schema)
 
 
-def uninstall(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+def uninstall(
+    connection: BaseDatabaseWrapper, tables: Tables, schema: Schema = CURRENT_SCHEMA
+) -> None:
     if connection.vendor == "sqlite":
         statements = sqlite_uninstall()
     elif connection.vendor == "postgresql":
-        statements = postgresql_uninstall(tables)
+        statements = postgresql_uninstall(tables, schema)
     else:
         return
     with connection.cursor() as cursor:
@@ -325,22 +430,22 @@ def uninstall(connection: BaseDatabaseWrapper, tables: Tables) -> None:
             cursor.execute(statement)
 
 
-def rebuild(connection: BaseDatabaseWrapper, tables: Tables) -> int:
+def rebuild(
+    connection: BaseDatabaseWrapper, tables: Tables, schema: Schema = CURRENT_SCHEMA
+) -> int:
     """Index every image afresh (after a restore, or to be sure); returns how many there are."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(f"DELETE FROM {FTS_TABLE}")
             cursor.execute(f"DELETE FROM {KEY_TABLE}")
             cursor.execute(f"INSERT INTO {KEY_TABLE}(image_id) SELECT id FROM {tables.image}")
-            cursor.execute(
-                f"INSERT INTO {FTS_TABLE}(rowid, body) SELECT k.rowid, "
-                f"{_sqlite_document(tables, 'i')} FROM {tables.image} i "
-                f"JOIN {KEY_TABLE} k ON k.image_id = i.id"
-            )
+            cursor.execute(_sqlite_index(tables, schema))
+            # One b-tree instead of segments: the index reads fastest so.
+            cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
         elif connection.vendor == "postgresql":
             cursor.execute(
                 f'UPDATE "{tables.image}" SET {VECTOR_COLUMN} = '
-                "novisurf_image_search_vector(prompt, revised_prompt, id)"
+                f"novisurf_image_search_vector({_postgresql_vector_columns(schema)})"
             )
         cursor.execute(f'SELECT count(*) FROM "{tables.image}"')
         return cursor.fetchone()[0]
