@@ -90,33 +90,41 @@ def fts5_match(terms: list[str]) -> str:
     return " AND ".join('"' + term.replace('"', '""') + '"*' for term in terms)
 
 
-# How many of the owner's matches the index is asked for before a plan is chosen (see below).
+# SQLite: the owner's matches counted by the index, up to this many, choose the plan (see below).
 FEW_MATCHES = 2_000
+# PostgreSQL: of the owner's newest SAMPLE images, at least SAMPLE_MATCHES must match for the
+# listing to lead (about a page within the first SAMPLE images walked).
+SAMPLE = 1_000
+SAMPLE_MATCHES = 24
 
 
-def _probe(images: QuerySet, sql: str, params: list) -> int:
-    """How many rows ``sql`` (the index alone) finds, counting no further than past the cap."""
+def _count(images: QuerySet, sql: str, params: list) -> int:
     with connections[images.db].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT {FEW_MATCHES + 1}) AS probe", params)
+        cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
 
 def filter_images(images: QuerySet, query: str, *, owner_id: object = None) -> QuerySet:
     """``images`` narrowed to those matching every word of ``query`` (none if it has no words).
 
-    ``owner_id``, when ``images`` hold only that person's images, lets the index answer for
-    them alone. The index is first asked, cheaply and capped, how many images match:
+    ``owner_id`` says that ``images`` hold only that person's images (``owned_by`` sets it),
+    so that the plan can be chosen for their images alone. One cheap question first:
 
-    - A few (up to :data:`FEW_MATCHES`): the matches lead; the database fetches those rows and
-      sorts them (a rare word, no match: well under a millisecond).
-    - Many: the listing leads; the database walks the owner's images newest first (the
-      ``image_owner_recent`` index, from the keyset cursor on) and keeps those in the set of
-      matches. With more than ``FEW_MATCHES`` matches among N images, a page of 24 is found
-      within 24 * N / FEW_MATCHES images, and far sooner for common words (~80 for 30%).
+    - SQLite: how many of the owner's images match, asked of the index (FTS5 holds the owner,
+      and prefix indexes make a short prefix one lookup), counting up to ``FEW_MATCHES``.
+    - PostgreSQL: how many of the owner's newest ``SAMPLE`` images match (a walk of the
+      ``image_owner_recent`` index). The GIN index is not asked: it reads every posting of a
+      prefix before it answers, which for a common prefix costs more than the page.
 
-    Either way the result is the same set of images; only the plan differs. Left to itself,
-    each database picks one plan for every query (SQLite the first, PostgreSQL the second), and
-    each is slow where the other is fast.
+    Then one of two plans, each with the same result, only the cost differs:
+
+    - Few matches: the matches lead; the database fetches those rows and sorts them (a rare
+      word or none: well under a millisecond).
+    - Many: the listing leads; the database walks the owner's images newest first, from the
+      keyset cursor on, and keeps those that match (about 80 images walked for a word in 30%).
+
+    Left to itself, each database picks one plan for every query (SQLite the first, PostgreSQL
+    the second), and each is slow where the other is fast.
     """
     terms = search_terms(query)
     if not terms:
@@ -125,22 +133,36 @@ def filter_images(images: QuerySet, query: str, *, owner_id: object = None) -> Q
     table = images.model._meta.db_table
     if vendor == "postgresql":
         tsquery, params = "novisurf_search_query(%s)", [" ".join(terms)]
-        if owner_id is not None:
-            owner = str(owner_id).replace("\\", "\\\\").replace("'", "''")
-            tsquery, params = f"({tsquery} && %s::tsquery)", [*params, f"'~{owner}'"]
-        matches = f'SELECT id FROM "{table}" WHERE {VECTOR_COLUMN} @@ {tsquery}'
-        if _probe(images, matches, params) <= FEW_MATCHES:
-            # An array built once (an InitPlan): the planner cannot turn it into a walk.
-            condition = f'"{table}"."id" = ANY(ARRAY({matches}))'
-        else:
+        mine, mine_params = ("owner_id = %s", [owner_id]) if owner_id is not None else ("TRUE", [])
+        newest = (
+            f'SELECT {VECTOR_COLUMN} FROM "{table}" WHERE {mine} '
+            f"ORDER BY created_at DESC, id DESC LIMIT {SAMPLE}"
+        )
+        sampled = _count(
+            images,
+            f"SELECT count(*) FROM ({newest}) AS newest WHERE {VECTOR_COLUMN} @@ {tsquery}",
+            [*mine_params, *params],
+        )
+        if sampled >= SAMPLE_MATCHES:
             condition = f'"{table}"."{VECTOR_COLUMN}" @@ {tsquery}'
+        else:
+            # An array built once (an InitPlan) from the GIN index: the planner cannot turn it
+            # into a walk of every image the owner has.
+            condition = (
+                f'"{table}"."id" = ANY(ARRAY(SELECT id FROM "{table}" '
+                f"WHERE {mine} AND {VECTOR_COLUMN} @@ {tsquery}))"
+            )
+            params = [*mine_params, *params]
         return images.filter(RawSQL(condition, params, output_field=models.BooleanField()))
     if vendor == "sqlite":
         match = f"body : ({fts5_match(terms)})"
         if owner_id is not None:
             match = f'owner : "o{str(owner_id).replace(chr(34), chr(34) * 2)}" AND {match}'
         matches = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
-        if _probe(images, matches, [match]) <= FEW_MATCHES:
+        counted = _count(
+            images, f"SELECT count(*) FROM ({matches} LIMIT {FEW_MATCHES + 1})", [match]
+        )
+        if counted <= FEW_MATCHES:
             return images.filter(
                 pk__in=RawSQL(
                     f"SELECT k.image_id FROM {KEY_TABLE} k WHERE k.rowid IN ({matches})", [match]
@@ -202,24 +224,26 @@ class Tables:
 class Schema:
     """One version of the index's schema: each migration that changes it names its own.
 
-    - ``owner``: the image's owner is indexed too, where no query word can reach it (FTS5: an
-      ``owner`` column holding ``o<id>``, queries being restricted to ``body``; PostgreSQL: a
-      lexeme ``~<id>``, ``~`` not being a word character), so that the index alone answers how
-      many of *one person's* images match, whatever other people's images hold.
-    - ``prefix``: FTS5 prefix indexes (lengths in characters): a short prefix is one lookup
+    - ``fts5_owner``: FTS5 indexes the image's owner too, in an ``owner`` column holding
+      ``o<id>`` (queries are restricted to ``body``, so no word typed can match it): the index
+      alone answers how many of *one person's* images match, whatever others' images hold.
+    - ``fts5_prefix``: FTS5 prefix indexes (lengths in characters): a short prefix is one lookup
       instead of a merge of every indexed word that starts with it.
-    - ``query_function``: the language of PostgreSQL's ``novisurf_search_query``. ``sql`` is
-      planned afresh on every call, its 10 kB word class with it (milliseconds); ``plpgsql``
+    - ``pg_query_function``: the language of PostgreSQL's ``novisurf_search_query``. ``sql``
+      is planned afresh on every call, its 10 kB word class with it (milliseconds); ``plpgsql``
       keeps its plan for the session.
+
+    A PostgreSQL GIN index does not gain from the owner (a prefix's posting lists are read
+    whole either way), and a composite (owner_id, vector) GIN needs the btree_gin extension.
     """
 
-    owner: bool = False
-    prefix: str = ""
-    query_function: str = "sql"
+    fts5_owner: bool = False
+    fts5_prefix: str = ""
+    pg_query_function: str = "sql"
 
 
 SCHEMA_0003 = Schema()
-SCHEMA_0004 = Schema(owner=True, prefix="1 2 3 4", query_function="plpgsql")
+SCHEMA_0004 = Schema(fts5_owner=True, fts5_prefix="1 2 3 4", pg_query_function="plpgsql")
 # What the latest migration installs, and what the queries and `rebuild_search_index` expect.
 CURRENT_SCHEMA = SCHEMA_0004
 
@@ -235,7 +259,7 @@ def _sqlite_document(tables: Tables, alias: str) -> str:
 def _sqlite_index(tables: Tables, schema: Schema) -> str:
     """``INSERT INTO`` the index ``SELECT`` images ``i`` with their keys ``k`` (WHERE to add)."""
     columns, values = "rowid, body", f"k.rowid, {_sqlite_document(tables, 'i')}"
-    if schema.owner:
+    if schema.fts5_owner:
         columns, values = f"{columns}, owner", f"{values}, 'o' || i.owner_id"
     return (
         f"INSERT INTO {FTS_TABLE}({columns}) SELECT {values} "
@@ -256,9 +280,9 @@ def sqlite_install(tables: Tables, schema: Schema = CURRENT_SCHEMA) -> list[str]
     def refresh(tables: Tables, image_id: str) -> str:
         return _sqlite_refresh(tables, image_id, schema)
 
-    columns = "body, owner" if schema.owner else "body"
-    prefix = f", prefix = '{schema.prefix}'" if schema.prefix else ""
-    watched = "id, prompt, revised_prompt" + (", owner_id" if schema.owner else "")
+    columns = "body, owner" if schema.fts5_owner else "body"
+    prefix = f", prefix = '{schema.fts5_prefix}'" if schema.fts5_prefix else ""
+    watched = "id, prompt, revised_prompt" + (", owner_id" if schema.fts5_owner else "")
     return [
         f"CREATE TABLE {KEY_TABLE} (rowid INTEGER PRIMARY KEY, image_id char(32) NOT NULL UNIQUE)",
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({columns}, "
@@ -303,15 +327,6 @@ def sqlite_uninstall() -> list[str]:
     ] + [f"DROP TABLE IF EXISTS {FTS_TABLE}", f"DROP TABLE IF EXISTS {KEY_TABLE}"]
 
 
-def _postgresql_vector_columns(schema: Schema) -> str:
-    """The image columns ``novisurf_image_search_vector`` takes, in order."""
-    return "prompt, revised_prompt, id" + (", owner_id" if schema.owner else "")
-
-
-def _postgresql_vector_signature(schema: Schema) -> str:
-    return "text, text, uuid" + (", bigint" if schema.owner else "")
-
-
 def postgresql_install(
     tables: Tables, *, collation: str, schema: Schema = CURRENT_SCHEMA
 ) -> list[str]:
@@ -328,17 +343,13 @@ def postgresql_install(
         "|| ''':*', ' & '), '')::tsquery "
         "FROM unnest(novisurf_search_lexemes(query)) AS word"
     )
-    if schema.query_function == "plpgsql":
+    if schema.pg_query_function == "plpgsql":
         query = f"LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$ BEGIN RETURN ({query}); END $fn$"
     else:
         query = f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ {query} $fn$"
-    columns = _postgresql_vector_columns(schema)
+    columns = "prompt, revised_prompt, id"
     new_columns = ", ".join(f"NEW.{column}" for column in columns.split(", "))
     arguments = "prompt text, revised_prompt text, image_id uuid"
-    owner_lexeme = ""
-    if schema.owner:
-        arguments += ", owner bigint"
-        owner_lexeme = " || array_to_tsvector(ARRAY['~' || owner::text])"
     reindex = f"UPDATE {image} SET {VECTOR_COLUMN} = novisurf_image_search_vector({columns})"
     return [
         # The words of a text, folded: what the index holds and what a query term becomes.
@@ -353,7 +364,7 @@ def postgresql_install(
         "SELECT array_to_tsvector(novisurf_search_lexemes(coalesce(prompt, '') || ' ' || "
         "coalesce(revised_prompt, '') || ' ' || coalesce((SELECT string_agg(t.name, ' ') "
         f"FROM {tagged} ti JOIN {tag} t ON t.id = ti.tag_id "
-        f"WHERE ti.content_object_id = image_id), ''))){owner_lexeme} $fn$",
+        "WHERE ti.content_object_id = image_id), ''))) $fn$",
         f"ALTER TABLE {image} ADD COLUMN {VECTOR_COLUMN} tsvector",
         f'CREATE INDEX "gallery_image_search_gin" ON {image} USING gin ({VECTOR_COLUMN})',
         "CREATE FUNCTION novisurf_image_search_row() RETURNS trigger LANGUAGE plpgsql AS $fn$ "
@@ -375,7 +386,7 @@ def postgresql_install(
     ]
 
 
-def postgresql_uninstall(tables: Tables, schema: Schema = CURRENT_SCHEMA) -> list[str]:
+def postgresql_uninstall(tables: Tables) -> list[str]:
     image, tagged, tag = (f'"{name}"' for name in (tables.image, tables.tagged, tables.tag))
     return [
         f"DROP TRIGGER IF EXISTS novisurf_tag_search ON {tag}",
@@ -385,8 +396,7 @@ def postgresql_uninstall(tables: Tables, schema: Schema = CURRENT_SCHEMA) -> lis
         "DROP FUNCTION IF EXISTS novisurf_tagged_search()",
         "DROP FUNCTION IF EXISTS novisurf_image_search_row()",
         f"ALTER TABLE {image} DROP COLUMN IF EXISTS {VECTOR_COLUMN}",
-        "DROP FUNCTION IF EXISTS novisurf_image_search_vector("
-        f"{_postgresql_vector_signature(schema)})",
+        "DROP FUNCTION IF EXISTS novisurf_image_search_vector(text, text, uuid)",
         "DROP FUNCTION IF EXISTS novisurf_search_query(text)",
         "DROP FUNCTION IF EXISTS novisurf_search_lexemes(text)",
     ]
@@ -422,7 +432,7 @@ def uninstall(
     if connection.vendor == "sqlite":
         statements = sqlite_uninstall()
     elif connection.vendor == "postgresql":
-        statements = postgresql_uninstall(tables, schema)
+        statements = postgresql_uninstall(tables)
     else:
         return
     with connection.cursor() as cursor:
@@ -445,7 +455,7 @@ def rebuild(
         elif connection.vendor == "postgresql":
             cursor.execute(
                 f'UPDATE "{tables.image}" SET {VECTOR_COLUMN} = '
-                f"novisurf_image_search_vector({_postgresql_vector_columns(schema)})"
+                "novisurf_image_search_vector(prompt, revised_prompt, id)"
             )
         cursor.execute(f'SELECT count(*) FROM "{tables.image}"')
         return cursor.fetchone()[0]

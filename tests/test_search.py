@@ -127,7 +127,9 @@ SEARCHES = [
 @pytest.fixture(params=["few", "many"])
 def plan(request, monkeypatch) -> str:
     """Both of search's plans: the matches lead (few), or the listing leads (many)."""
-    monkeypatch.setattr(search, "FEW_MATCHES", 1_000_000 if request.param == "few" else 0)
+    few = request.param == "few"
+    monkeypatch.setattr(search, "FEW_MATCHES", 1_000_000 if few else -1)  # SQLite
+    monkeypatch.setattr(search, "SAMPLE_MATCHES", 1_000_000 if few else 0)  # PostgreSQL
     return request.param
 
 
