@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,8 +17,9 @@ from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image as PILImage
 
-from novisurf.protocol import URL_LIFETIME_SECONDS, GenerationRequest
+from novisurf.protocol import URL_LIFETIME_SECONDS, GenerationRequest, InputFile, ProtocolError
 
 from . import renderers
 from .models import KEY_PREFIX, ApiKey, IssuedImage
@@ -25,7 +27,13 @@ from .models import KEY_PREFIX, ApiKey, IssuedImage
 # last_used_at is written at most this often per key, so that a busy key does not turn every
 # request into a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "image/svg+xml": ".svg",
+}
 _signer = TimestampSigner(salt="novisurf.api.issued-image")
 
 
@@ -114,6 +122,11 @@ def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 6
 class GenerationAnswer:
     created: int
     data: list[dict]
+    # usage, background, output_format, quality, size...: the renderer's or the upstream's own.
+    fields: dict = field(default_factory=dict)
+
+    def body(self) -> dict:
+        return {"created": self.created, **self.fields, "data": self.data}
 
 
 def generation_answer(
@@ -123,9 +136,9 @@ def generation_answer(
 
     ``absolute_url(path)`` makes an issued image's path absolute for the caller.
     """
-    images = renderers.render(request)
+    result = renderers.render(request)
     data: list[dict] = []
-    for image in images:
+    for image in result.images:
         item: dict = {}
         if request.response_format == "b64_json":
             item["b64_json"] = base64.b64encode(image.data).decode("ascii")
@@ -139,7 +152,66 @@ def generation_answer(
         data.append(item)
     if request.response_format == "url":
         issued_images_prune()
-    return GenerationAnswer(created=int(time.time()), data=data)
+    fields = {k: v for k, v in result.fields.items() if v is not None}
+    return GenerationAnswer(created=int(time.time()), data=data, fields=fields)
+
+
+def edit_images_check(*, request: GenerationRequest) -> None:
+    """Open every file of an edit: each must be a sound image under the pixel cap, DALL·E 2's
+    square, and the mask (or markup) the size of the first image, with an alpha channel."""
+    first_size = None
+    for number, upload in enumerate(request.images, start=1):
+        size, _ = _open_checked(upload, f"'image' (file {number})")
+        first_size = first_size or size
+        if request.spec.max_edit_images == 1 and size[0] != size[1]:
+            raise ProtocolError(
+                f"The model '{request.model}' edits square images only; this one is "
+                f"{size[0]}x{size[1]}.",
+                param="image",
+                code="invalid_image",
+            )
+    for upload in (request.mask, request.markup):
+        if upload is None:
+            continue
+        size, has_alpha = _open_checked(upload, f"'{upload.field}'")
+        if size != first_size:
+            raise ProtocolError(
+                f"The {upload.field} is {size[0]}x{size[1]} but the image is "
+                f"{first_size[0]}x{first_size[1]}; they must be the same size.",
+                param=upload.field,
+                code="invalid_image_dimensions",
+            )
+        if not has_alpha:
+            raise ProtocolError(
+                f"The {upload.field} has no alpha channel: its fully transparent pixels mark "
+                f"where to edit.",
+                param=upload.field,
+                code="invalid_image",
+            )
+
+
+def _open_checked(upload: InputFile, which: str) -> tuple[tuple[int, int], bool]:
+    try:
+        with PILImage.open(io.BytesIO(upload.data)) as image:
+            width, height = image.size
+            if width * height > settings.NOVISURF_MAX_IMAGE_PIXELS:
+                raise ProtocolError(
+                    f"The file {which} is {width}x{height}, more than "
+                    f"{settings.NOVISURF_MAX_IMAGE_PIXELS:,} pixels.",
+                    param=upload.field,
+                    code="image_too_large",
+                )
+            image.load()
+            has_alpha = "A" in image.getbands() or "transparency" in image.info
+    except ProtocolError:
+        raise
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+        raise ProtocolError(
+            f"The file {which} could not be read as an image: {exc}",
+            param=upload.field,
+            code="invalid_image",
+        ) from None
+    return (width, height), has_alpha
 
 
 def issued_image_create(*, api_key: ApiKey | None, data: bytes, content_type: str) -> IssuedImage:

@@ -6,6 +6,7 @@ app_name = "api"
 
 urlpatterns = [
     path("images/generations", views.images_generations, name="images-generations"),
+    path("images/edits", views.images_edits, name="images-edits"),
     path("models", views.models_list, name="models"),
     path("models/<str:model>", views.model_detail, name="model-detail"),
     path("files/<str:token>", views.issued_image, name="issued-image"),

@@ -10,22 +10,38 @@ import functools
 import json
 import logging
 import math
+from collections.abc import AsyncIterator, Iterator
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import FileResponse, HttpRequest, JsonResponse
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.handlers.asgi import ASGIRequest
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from novisurf.protocol import (
     MAX_BODY_BYTES,
     MODELS,
+    GenerationRequest,
+    InputFile,
     ModelSpec,
     ProtocolError,
     error_envelope,
+    form_fields,
+    validate_edit,
     validate_generation,
 )
 
 from . import renderers, services
 from .models import IssuedImage
+from .renderers import StreamEvent
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +118,55 @@ def authenticate(request: HttpRequest):
     return api_key
 
 
+def _too_large(limit: int) -> ProtocolError:
+    return ProtocolError(
+        f"The request body is larger than {limit // 1024:,} KB.",
+        status=413,
+        code="request_too_large",
+    )
+
+
+def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[InputFile]]]:
+    """An edit's form fields (as :func:`form_fields` reads them) and its files by field name.
+
+    The body is capped like a JSON one, by its declared length before it is read and by what
+    actually arrived after.
+    """
+    limit = settings.NOVISURF_MAX_EDIT_BODY_BYTES
+    if request.content_type != "multipart/form-data":
+        raise ProtocolError(
+            "Send an edit as multipart/form-data, as the OpenAI SDK does "
+            f"(this request is {request.content_type or 'without a Content-Type'}).",
+            code="invalid_content_type",
+        )
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    try:
+        items = [(name, value) for name, values in request.POST.lists() for value in values]
+        uploads = [(name, upload) for name, ups in request.FILES.lists() for upload in ups]
+    except RequestDataTooBig:
+        raise _too_large(limit) from None
+    except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise ProtocolError(
+            f"The multipart body could not be read: {exc}", code="invalid_multipart"
+        ) from None
+    if sum(upload.size or 0 for _, upload in uploads) > limit:
+        raise _too_large(limit)
+    files: dict[str, list[InputFile]] = {}
+    for name, upload in uploads:
+        field = name[:-2] if name.endswith("[]") else name
+        files.setdefault(field, []).append(
+            InputFile(
+                field=field,
+                filename=upload.name or field,
+                content_type=upload.content_type or "application/octet-stream",
+                data=upload.read(),
+            )
+        )
+    return form_fields(items), files
+
+
 def read_json_body(request: HttpRequest):
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -137,9 +202,7 @@ def read_json_body(request: HttpRequest):
         ) from None
 
 
-@api_view(("POST",))
-def images_generations(request: HttpRequest) -> JsonResponse:
-    api_key = authenticate(request)
+def _count_request(api_key) -> None:
     # The gallery's own key is not an outside client: its work is already paced per person
     # by the fair queue, and throttling it here would fail everyone's generations at once.
     wait = None if api_key.is_service else services.rate_limit_hit(api_key=api_key)
@@ -151,11 +214,76 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             code="rate_limit_exceeded",
             retry_after=wait,
         )
+
+
+@api_view(("POST",))
+def images_generations(request: HttpRequest) -> HttpResponse:
+    api_key = authenticate(request)
+    _count_request(api_key)
     generation = validate_generation(read_json_body(request), serves=renderers.serves)
+    return _answer(request, generation, api_key)
+
+
+@api_view(("POST",))
+def images_edits(request: HttpRequest) -> HttpResponse:
+    api_key = authenticate(request)
+    _count_request(api_key)
+    fields, files = read_multipart_body(request)
+    edit = validate_edit(fields, files, serves=renderers.serves)
+    services.edit_images_check(request=edit)
+    return _answer(request, edit, api_key)
+
+
+def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> HttpResponse:
+    if generation.stream:
+        return event_stream_response(request, renderers.stream(generation))
     answer = services.generation_answer(
         request=generation, api_key=api_key, absolute_url=request.build_absolute_uri
     )
-    return JsonResponse({"created": answer.created, "data": answer.data})
+    return JsonResponse(answer.body())
+
+
+def event_stream_response(
+    request: HttpRequest, events: Iterator[StreamEvent]
+) -> StreamingHttpResponse:
+    """``text/event-stream``, each event sent as soon as it is made.
+
+    Under WSGI a plain generator streams. Under ASGI Django would read a plain generator to
+    its end before sending anything, so there each event is pulled in a worker thread.
+    """
+    chunks = _guarded(events)
+    content = _pulled_in_threads(chunks) if isinstance(request, ASGIRequest) else chunks
+    response = StreamingHttpResponse(content, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx and friends: do not hold events back
+    return response
+
+
+def _guarded(events: Iterator[StreamEvent]) -> Iterator[bytes]:
+    """The events as bytes; a crash half-way becomes an error event, never a cut-off stream."""
+    try:
+        for event in events:
+            yield event.encode()
+    except ProtocolError as error:
+        yield StreamEvent.of({"type": "error", **error.envelope()}).encode()
+    except Exception:
+        logger.exception("A stream of images stopped on an unexpected error")
+        envelope = error_envelope(
+            "The server had an error while making this image.",
+            type="server_error",
+            code="internal_error",
+        )
+        yield StreamEvent.of({"type": "error", **envelope}).encode()
+
+
+async def _pulled_in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    done = object()
+    pull = sync_to_async(next, thread_sensitive=False)
+    try:
+        while (chunk := await pull(chunks, done)) is not done:
+            yield chunk
+    finally:
+        chunks.close()  # the client went away: let the renderer or the upstream stop
 
 
 @api_view(("GET",))
@@ -186,10 +314,14 @@ def _model_object(spec: ModelSpec) -> dict:
         "object": "model",
         "created": 1735689600,
         "owned_by": spec.owned_by,
-        "name": spec.label,
+        "name": spec.title,
         "description": spec.description,
         "sizes": list(spec.sizes),
+        "free_sizes": spec.free_sizes,
         "max_n": spec.max_n,
+        "retired": spec.retired or None,
+        "streams": spec.streams,
+        "edits": spec.edits,
     }
 
 

@@ -25,13 +25,21 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["BENCH_MILLION"] = "1"
     with django_environment() as workdir:
         # Imported only once Django is set up: they import models.
-        from bench import endpoint, gallery_page, gallery_store, renderer, search, service
+        from bench import (
+            endpoint,
+            gallery_page,
+            gallery_store,
+            organise,
+            renderer,
+            search,
+            service,
+        )
         from bench.timing import Report
 
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        modules = [renderer, endpoint, gallery_store, gallery_page, search, service]
+        modules = [renderer, endpoint, gallery_store, gallery_page, search, service, organise]
         if args.only:
             wanted = set(args.only.split(","))
             modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in wanted]

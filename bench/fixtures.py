@@ -21,7 +21,7 @@ def rendered_png() -> bytes:
     """The renderer's PNG for the prompt: what the gallery receives from the endpoint."""
     from api.renderers import procedural
 
-    return procedural.render(generation_request())[0].data
+    return procedural.render(generation_request()).images[0].data
 
 
 @functools.cache

@@ -29,7 +29,7 @@ def run(report: Report) -> None:
     rendered, encoded = compare(lambda: procedural.render(request), pillow_png)
     rgba = procedural.compose(PROMPT, 0, width, height)
     convert = measure(lambda: rgba.convert("RGB"))
-    size = len(procedural.render(request)[0].data)
+    size = len(procedural.render(request).images[0].data)
 
     report.row(f"renderer {SIZE} PNG", rendered, "Pillow PNG encode", encoded)
     report.info("  of which composition alone", format_seconds(composed))

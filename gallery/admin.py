@@ -1,12 +1,31 @@
 from django.contrib import admin
 
+from . import selectors
 from .models import Generation, Image
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ("prompt", "owner", "model", "n", "size", "status", "created_at")
-    list_filter = ("status", "model")
+    list_display = (
+        "prompt",
+        "owner",
+        "model",
+        "n",
+        "size",
+        "status",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "created_at",
+    )
+    list_filter = ("status", "model", "kind")
+    # Usage per person above the list: the tokens each one's answers reported.
+    change_list_template = "admin/gallery/generation/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "usage_by_user": selectors.usage_by_user()}
+        return super().changelist_view(request, extra_context=extra_context)
+
     search_fields = ("prompt",)
     readonly_fields = ("id", "created_at", "started_at", "finished_at", "attempts")
 

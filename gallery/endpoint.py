@@ -55,4 +55,4 @@ def model_choices() -> list[tuple[str, str]]:
 
 def model_label(model_id: str) -> str:
     spec = MODELS.get(model_id)
-    return spec.label if spec else model_id
+    return spec.title if spec else model_id

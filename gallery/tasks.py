@@ -22,3 +22,9 @@ def generation_work(context: TaskContext) -> None:
 def run_generation(generation_id: str) -> None:
     """Wake-ups queued before the fair queue named their generation; they now just wake."""
     services.generation_work()
+
+
+@task()
+def bulk_action_work(bulk_id: str) -> None:
+    """Run one big bulk action (tag, trash, ... thousands of images) off the request."""
+    services.bulk_action_run(bulk_id=bulk_id)

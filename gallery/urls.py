@@ -7,6 +7,7 @@ app_name = "gallery"
 urlpatterns = [
     path("", views.home, name="home"),
     path("generate", views.generate, name="generate"),
+    path("usage/", views.usage, name="usage"),
     path("generations/<uuid:generation_id>/", views.generation_detail, name="generation"),
     path(
         "generations/<uuid:generation_id>/status", views.generation_status, name="generation-status"
@@ -24,4 +25,22 @@ urlpatterns = [
     ),
     path("images/<uuid:image_id>/delete", views.image_delete, name="image-delete"),
     path("images/<uuid:image_id>/favourite", views.image_favourite, name="image-favourite"),
+    # Organise and take out (issue 7): boards, selections, ZIP, trash, import.
+    path("images/<uuid:image_id>/trash", views.image_trash, name="image-trash"),
+    path("images/<uuid:image_id>/boards", views.image_boards, name="image-boards"),
+    path("boards/", views.board_list, name="boards"),
+    path("boards/<int:board_id>/", views.board_detail, name="board"),
+    path("boards/<int:board_id>/rename", views.board_rename, name="board-rename"),
+    path("boards/<int:board_id>/delete", views.board_delete, name="board-delete"),
+    path("boards/<int:board_id>/cover", views.board_cover, name="board-cover"),
+    path("boards/<int:board_id>/remove", views.board_remove_images, name="board-remove"),
+    path("selection", views.selection_act, name="selection"),
+    path("download.zip", views.listing_zip, name="listing-zip"),
+    path("bulk/<uuid:bulk_id>/", views.bulk_action_detail, name="bulk-action"),
+    path("trash/", views.trash_list, name="trash"),
+    path("trash/undo", views.trash_undo, name="trash-undo"),
+    path("trash/restore", views.trash_restore, name="trash-restore"),
+    path("trash/delete", views.trash_delete, name="trash-delete"),
+    path("trash/empty", views.trash_empty, name="trash-empty"),
+    path("import", views.image_upload, name="upload"),
 ]

@@ -16,13 +16,15 @@ import binascii
 import email.utils
 import json
 import random
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 AUTH_HEADERS = ("bearer", "x-api-key")
@@ -83,6 +85,31 @@ class ResultItem:
 class GenerationResult:
     created: int | None
     items: list[ResultItem] = field(default_factory=list)
+    # The answer's other top-level fields (usage, background, output_format, quality, size...),
+    # exactly as the endpoint sent them.
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    """One event of a ``text/event-stream`` answer: its ``event`` name and its ``data`` text."""
+
+    event: str | None
+    data: str
+
+    def json(self) -> Any:
+        """The data as JSON; :class:`EndpointUnavailable` if it is not."""
+        try:
+            return json.loads(self.data)
+        except ValueError:
+            raise EndpointUnavailable(
+                f"The image endpoint streamed an event that is not JSON: {self.data[:200]}",
+                code="invalid_json",
+            ) from None
+
+
+# One multipart file part: (field name, (file name, bytes, content type)).
+FilePart = tuple[str, tuple[str, bytes, str]]
 
 
 @dataclass(frozen=True)
@@ -149,6 +176,38 @@ class ImageClient:
         payload = self._request_json("POST", "/images/generations", json_body=body)
         return self._parse_generation(payload)
 
+    def edit(self, *, fields: dict[str, Any], files: list[FilePart]) -> GenerationResult:
+        """``POST {base}/images/edits`` as multipart: ``fields`` (prompt, model, n...) and the
+        image, mask and markup ``files``; every item downloaded or decoded."""
+        payload = self._request_json("POST", "/images/edits", form=_form_items(fields), files=files)
+        return self._parse_generation(payload)
+
+    def generate_stream(self, **body: Any) -> Iterator[ServerSentEvent]:
+        """``POST {base}/images/generations`` with ``stream: true``: its events as they arrive.
+
+        The request is sent (and retried) now, so that a refusal raises here; the events are
+        read as the caller iterates. An endpoint that answers plain JSON instead is turned
+        into one ``image_generation.completed`` event per image.
+        """
+        body = {name: value for name, value in body.items() if value is not None}
+        response = self._send(
+            "POST", "/images/generations", json_body={**body, "stream": True}, streamed=True
+        )
+        return self._events(response, "image_generation")
+
+    def edit_stream(
+        self, *, fields: dict[str, Any], files: list[FilePart]
+    ) -> Iterator[ServerSentEvent]:
+        """``POST {base}/images/edits`` with ``stream: true``; as :meth:`generate_stream`."""
+        response = self._send(
+            "POST",
+            "/images/edits",
+            form=_form_items({**fields, "stream": True}),
+            files=files,
+            streamed=True,
+        )
+        return self._events(response, "image_edit")
+
     def list_models(self) -> list[dict[str, Any]]:
         """``GET {base}/models``: the ``data`` list of the OpenAI shape."""
         payload = self._request_json("GET", "/models")
@@ -166,8 +225,42 @@ class ImageClient:
             return {"X-API-Key": self.config.api_key}
         return {"Authorization": f"Bearer {self.config.api_key}"}
 
-    def _request_json(self, method: str, path: str, *, json_body: Any = None) -> Any:
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: list[tuple[str, str]] | None = None,
+        files: list[FilePart] | None = None,
+    ) -> Any:
+        response = self._send(method, path, json_body=json_body, form=form, files=files)
+        try:
+            return response.json()
+        except ValueError:
+            raise EndpointUnavailable(
+                f"The image endpoint answered HTTP {response.status_code} with "
+                f"something that is not JSON: {_snippet(response)}",
+                status=response.status_code,
+                code="invalid_json",
+            ) from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: list[tuple[str, str]] | None = None,
+        files: list[FilePart] | None = None,
+        streamed: bool = False,
+    ) -> requests.Response:
+        """Send with retries; the first answer under 400, or the error it amounts to.
+
+        A streamed answer (``stream`` in the body) is returned unread, for the caller to read.
+        """
         url = self.base_url + path
+        accept = "text/event-stream" if streamed else "application/json"
         attempt = 0
         while True:
             attempt += 1
@@ -175,8 +268,11 @@ class ImageClient:
                 response = self.session.request(
                     method,
                     url,
-                    json=json_body,
-                    headers={"Accept": "application/json", **self._auth_headers()},
+                    json=json_body if form is None and files is None else None,
+                    data=form,
+                    files=files,
+                    stream=streamed,
+                    headers={"Accept": accept, **self._auth_headers()},
                     timeout=(self.config.connect_timeout, self.config.read_timeout),
                 )
             except requests.ReadTimeout as exc:
@@ -203,16 +299,9 @@ class ImageClient:
                 wait = None
             else:
                 if response.status_code < 400:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise EndpointUnavailable(
-                            f"The image endpoint answered HTTP {response.status_code} with "
-                            f"something that is not JSON: {_snippet(response)}",
-                            status=response.status_code,
-                            code="invalid_json",
-                        ) from None
+                    return response
                 error = self._status_error(response)
+                response.close()
                 if response.status_code not in RETRY_STATUSES:
                     raise error
                 wait = _retry_after_seconds(response.headers)
@@ -263,6 +352,43 @@ class ImageClient:
             )
         return EndpointError(text, status=status, code=code, param=param)
 
+    def _events(self, response: requests.Response, prefix: str) -> Iterator[ServerSentEvent]:
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "text/event-stream":
+            try:
+                payload = response.json()
+            except ValueError:
+                raise EndpointUnavailable(
+                    f"The image endpoint was asked to stream and answered HTTP "
+                    f"{response.status_code} {content_type or 'without a type'}: "
+                    f"{_snippet(response)}",
+                    code="invalid_response",
+                ) from None
+            return iter(_json_as_events(payload, prefix))
+        return self._read_events(response)
+
+    def _read_events(self, response: requests.Response) -> Iterator[ServerSentEvent]:
+        try:
+            # read1: whatever has arrived, at once. (iter_content(None) waits for the end of a
+            # stream that is not chunked, and an event must be passed on as it comes.)
+            chunks = iter(lambda: response.raw.read1(64 * 1024, decode_content=True), b"")
+            yield from parse_sse(chunks, max_event_bytes=self._max_event_bytes())
+        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+            raise EndpointTimeout(
+                f"The image endpoint stopped sending for {self.config.read_timeout:g} s.",
+                code="timeout",
+            ) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise EndpointUnavailable(
+                f"The image endpoint's stream broke off: {_short(exc)}", code="stream_broken"
+            ) from None
+        finally:
+            response.close()
+
+    def _max_event_bytes(self) -> int:
+        # An event carries one base64 image: 4/3 of the image cap, and a little JSON around it.
+        return self.config.max_download_bytes * 4 // 3 + 64 * 1024
+
     # -- results -------------------------------------------------------------------------
 
     def _parse_generation(self, payload: Any) -> GenerationResult:
@@ -276,7 +402,10 @@ class ImageClient:
                 "The image endpoint answered with no images at all.", code="empty_response"
             )
         created = payload.get("created")
-        result = GenerationResult(created=created if isinstance(created, int) else None)
+        result = GenerationResult(
+            created=created if isinstance(created, int) else None,
+            fields={k: v for k, v in payload.items() if k not in ("created", "data")},
+        )
         for index, entry in enumerate(data):
             result.items.append(self._parse_item(index, entry))
         return result
@@ -359,6 +488,85 @@ class ImageClient:
             raise EndpointUnavailable(
                 f"Downloading the image failed: {_short(exc)}", code="download_failed"
             ) from None
+
+
+def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[ServerSentEvent]:
+    """Server-sent events from a byte stream, each yielded as soon as its blank line arrives.
+
+    As the HTML standard parses them: ``event:`` and ``data:`` fields (several data lines
+    joined by newlines), comments and other fields ignored, CRLF, LF or CR line ends.
+    """
+    buffer = b""
+    event: str | None = None
+    data: list[str] = []
+    size = 0
+    for chunk in chunks:
+        buffer += chunk
+        while True:
+            match = _LINE_END.search(buffer)
+            if match is None or (match.group() == b"\r" and match.end() == len(buffer)):
+                break  # a lone CR at the end may be the first half of a CRLF
+            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            if not line:
+                if data:
+                    yield ServerSentEvent(event=event, data="\n".join(data))
+                event, data, size = None, [], 0
+                continue
+            name, _, value = line.decode("utf-8", "replace").partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "data":
+                size += len(value)
+                if size > max_event_bytes:
+                    raise EndpointUnavailable(
+                        "The image endpoint streamed an event larger than "
+                        f"{_bytes_text(max_event_bytes)}.",
+                        code="too_large",
+                    )
+                data.append(value)
+        if len(buffer) > max_event_bytes:
+            raise EndpointUnavailable(
+                f"The image endpoint streamed a line longer than {_bytes_text(max_event_bytes)}.",
+                code="too_large",
+            )
+    # An event not ended by its blank line when the stream ends is dropped, as the standard
+    # says: it may be cut short.
+
+
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
+def _json_as_events(payload: Any, prefix: str) -> list[ServerSentEvent]:
+    """A plain JSON answer to a streamed request, as the events a stream would have carried."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        raise EndpointUnavailable(
+            "The image endpoint's answer has no 'data' list of images.", code="invalid_response"
+        )
+    shared = {k: v for k, v in payload.items() if k not in ("created", "data")}
+    events = []
+    for item in payload["data"]:
+        if isinstance(item, dict):
+            event = {"type": f"{prefix}.completed", **shared, **item}
+            event.setdefault("created_at", payload.get("created"))
+            events.append(ServerSentEvent(event=event["type"], data=json.dumps(event)))
+    return events
+
+
+def _form_items(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """Form fields as the OpenAI SDK writes them: booleans as true/false, objects as
+    ``name[key]``, None left out."""
+    items: list[tuple[str, str]] = []
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            items += _form_items({f"{name}[{key}]": inner for key, inner in value.items()})
+        elif isinstance(value, bool):
+            items.append((name, "true" if value else "false"))
+        else:
+            items.append((name, str(value)))
+    return items
 
 
 def decode_b64_strict(text: str, max_bytes: int) -> bytes:

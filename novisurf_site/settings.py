@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "taggit",
@@ -288,6 +289,8 @@ NOVISURF_RATE_LIMIT_PER_MINUTE = env.int("NOVISURF_RATE_LIMIT_PER_MINUTE", defau
 NOVISURF_MAX_IMAGE_PIXELS = env.int("NOVISURF_MAX_IMAGE_PIXELS", default=40_000_000)
 NOVISURF_MAX_IMAGE_BYTES = env.int("NOVISURF_MAX_IMAGE_BYTES", default=50 * 1024 * 1024)
 NOVISURF_THUMBNAIL_SIZE = env.int("NOVISURF_THUMBNAIL_SIZE", default=512)
+# The whole multipart body of POST /v1/images/edits (up to 16 images and a mask); larger is a 413.
+NOVISURF_MAX_EDIT_BODY_BYTES = env.int("NOVISURF_MAX_EDIT_BODY_BYTES", default=64 * 1024 * 1024)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=24)
 
 # The queue. A running generation's lease is renewed every third of this; a worker that dies
@@ -302,6 +305,10 @@ NOVISURF_USER_IMAGES_PER_DAY = env.int("NOVISURF_USER_IMAGES_PER_DAY", default=0
 NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
+NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
+# Bulk actions on more images than this run in the background, with a progress page.
+NOVISURF_BULK_INLINE_LIMIT = env.int("NOVISURF_BULK_INLINE_LIMIT", default=1000)
 
 # How originals and thumbnails reach the browser (see gallery.views.files):
 # "presigned" on S3 (a redirect to a short-lived URL), else through this process, or, with

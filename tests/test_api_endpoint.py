@@ -306,7 +306,34 @@ BAD_INPUTS = [
     ),
     ("unknown field", with_(colour="red"), "good", "POST", 400, "colour", "unknown_parameter"),
     ("bad quality", with_(quality="ultra"), "good", "POST", 400, "quality", "invalid_value"),
-    ("stream true", with_(stream=True), "good", "POST", 400, "stream", "unsupported_value"),
+    ("stream 'yes'", with_(stream="yes"), "good", "POST", 400, "stream", "invalid_type"),
+    (
+        "partial_images without stream",
+        with_(partial_images=2),
+        "good",
+        "POST",
+        400,
+        "partial_images",
+        "unsupported_value",
+    ),
+    (
+        "partial_images 4",
+        with_(stream=True, partial_images=4),
+        "good",
+        "POST",
+        400,
+        "partial_images",
+        "integer_out_of_range",
+    ),
+    (
+        "transparent jpeg",
+        with_(background="transparent", output_format="jpeg"),
+        "good",
+        "POST",
+        400,
+        "background",
+        "invalid_value",
+    ),
     (
         "unknown model",
         with_(model="no-such-model"),
@@ -510,9 +537,31 @@ def test_success_answer_shape(generations_url, api_key):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"created", "data"}
+    assert set(body) == {
+        "created",
+        "data",
+        "background",
+        "output_format",
+        "quality",
+        "size",
+        "usage",
+    }
     assert isinstance(body["created"], int)
     assert [set(item) for item in body["data"]] == [{"b64_json"}, {"b64_json"}]
+    assert (body["background"], body["output_format"], body["size"]) == (
+        "opaque",
+        "png",
+        "256x256",
+    )
+    # Honest counts: one text token per word of the prompt, one image token per 32x32 block.
+    words = len(GOOD_BODY["prompt"].split())
+    assert body["usage"] == {
+        "input_tokens": words,
+        "input_tokens_details": {"text_tokens": words, "image_tokens": 0},
+        "output_tokens": 2 * 8 * 8,
+        "output_tokens_details": {"text_tokens": 0, "image_tokens": 2 * 8 * 8},
+        "total_tokens": words + 2 * 8 * 8,
+    }
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -697,4 +746,4 @@ def test_svg_from_the_procedural_model_is_a_clear_400(generations_url, api_key):
     )
     error = assert_error_envelope(response, 400)
     assert error["param"] == "output_format"
-    assert "raster" in error["message"]
+    assert "svg" in error["message"] and "png" in error["message"]

@@ -113,14 +113,19 @@ def test_upstream_urls_are_downloaded_and_served_again(upstream, sdk, live_serve
         second, content_type="image/png"
     )
 
-    response = sdk.images.generate(prompt="two squares", model=MODEL, n=2, response_format="url")
+    # DALL·E 2 (retired, still served by this upstream) answers URLs; GPT image models never do.
+    response = sdk.images.generate(
+        prompt="two squares", model="dall-e-2", n=2, response_format="url"
+    )
     urls = [item.url for item in response.data]
     # Our own links, not the upstream's.
     assert all(url.startswith(f"{live_server.url}/") for url in urls)
     assert [requests.get(url, timeout=10).content for url in urls] == [first, second]
     assert response.data[0].revised_prompt == "better"
 
-    as_b64 = sdk.images.generate(prompt="two squares", model=MODEL, n=2, response_format="b64_json")
+    as_b64 = sdk.images.generate(
+        prompt="two squares", model="dall-e-2", n=2, response_format="b64_json"
+    )
     assert [base64.b64decode(item.b64_json) for item in as_b64.data] == [first, second]
 
 

@@ -107,24 +107,41 @@ def test_a_whole_float_is_an_integer():
 
 def test_upstream_body_leaves_out_auto_size_and_response_format():
     request = validate_generation(
-        {"prompt": "x", "model": "gpt-image-1", "n": 2, "quality": "high"},
+        {"prompt": "x", "model": "gpt-image-1.5", "n": 2, "quality": "high"},
         serves=serves_everything,
     )
+    assert request.response_format == "b64_json"
     assert request.upstream_body() == {
         "prompt": "x",
-        "model": "gpt-image-1",
+        "model": "gpt-image-1.5",
         "n": 2,
         "quality": "high",
     }
+    # A URL is downloaded at once and base64 decoded: the upstream is not told which we want.
     request = validate_generation(
-        {"prompt": "x", "model": "gpt-image-1", "size": "1536x1024", "response_format": "url"},
+        {"prompt": "x", "model": "dall-e-2", "size": "512x512", "response_format": "url"},
         serves=serves_everything,
     )
     assert request.upstream_body() == {
         "prompt": "x",
-        "model": "gpt-image-1",
+        "model": "dall-e-2",
         "n": 1,
-        "size": "1536x1024",
+        "size": "512x512",
+    }
+
+
+def test_upstream_body_of_a_stream_asks_for_its_partial_images():
+    request = validate_generation(
+        {"prompt": "x", "model": "gpt-image-2", "stream": True, "partial_images": 2},
+        serves=serves_everything,
+    )
+    assert (request.stream, request.partial_images) == (True, 2)
+    assert request.upstream_body() == {
+        "prompt": "x",
+        "model": "gpt-image-2",
+        "n": 1,
+        "stream": True,
+        "partial_images": 2,
     }
 
 
@@ -320,7 +337,10 @@ def test_string_fields_refuse_other_types(name):
 
 @pytest.mark.parametrize("compression", [0, 50, 100])
 def test_output_compression_in_range(compression):
-    request = validate_generation({"prompt": "x", "output_compression": compression})
+    request = validate_generation(
+        {"prompt": "x", "output_format": "webp", "output_compression": compression}
+    )
+    # 0 is a value (the smallest file), not "unset".
     assert request.options["output_compression"] == compression
 
 
@@ -334,10 +354,17 @@ def test_output_compression_out_of_range(compression):
     )
 
 
-@pytest.mark.parametrize("stream", [True, "yes", 1])
-def test_streaming_is_refused(stream):
+@pytest.mark.parametrize("stream", ["yes", 1, "true"])
+def test_stream_must_be_a_boolean(stream):
     error = refused({"prompt": "x", "stream": stream})
-    assert (error.status, error.param, error.code) == (400, "stream", "unsupported_value")
+    assert (error.status, error.param, error.code) == (400, "stream", "invalid_type")
+
+
+@pytest.mark.parametrize("partial_images", [0, 1, 2, 3])
+def test_streaming_with_partial_images(partial_images):
+    request = validate_generation({"prompt": "x", "stream": True, "partial_images": partial_images})
+    assert (request.stream, request.partial_images) == (True, partial_images)
+    assert "stream" not in request.options and "partial_images" not in request.options
 
 
 def test_partial_images_need_streaming():

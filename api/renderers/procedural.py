@@ -9,19 +9,21 @@ tens of milliseconds.
 
 from __future__ import annotations
 
+import base64
 import colorsys
 import hashlib
 import io
 import math
 import random
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from novisurf.protocol import CONTENT_TYPES, GenerationRequest, ProtocolError
 
-from . import RenderedImage
+from . import RenderedImage, RenderResult, StreamEvent
 
 HUE_WORDS: dict[str, float] = {
     "red": 0,
@@ -111,10 +113,18 @@ MOTIF_WORDS: dict[str, str] = {
 }
 RASTER_FORMATS = ("png", "jpeg", "webp", "gif")
 ALL_MOTIFS = ("orbs", "ridges", "waves", "blocks", "stars", "shards", "rays")
+MOTIFS_BY_COMPLEXITY = {"low": 1, "medium": 2, "high": 3}
+# One "image token" is a 32x32 block of pixels, and one text token a word of the prompt: honest,
+# countable stand-ins for the tokens a GPT image model reports, not a tokenizer's numbers.
+TOKEN_BLOCK = 32
+# An edit with size "auto" keeps the input's size, shrunk to fit this edge.
+MAX_AUTO_EDGE = 2048
+GIF_FRAMES = 9
+GIF_FRAME_MS = 200
 
 
-def render(request: GenerationRequest) -> list[RenderedImage]:
-    width, height = request.dimensions
+def check(request: GenerationRequest) -> None:
+    """Refuse, before any work, what this renderer cannot make."""
     output_format = request.options.get("output_format", "png")
     if output_format not in RASTER_FORMATS:
         raise ProtocolError(
@@ -123,55 +133,301 @@ def render(request: GenerationRequest) -> list[RenderedImage]:
             param="output_format",
             code="unsupported_value",
         )
-    transparent = request.options.get("background") == "transparent" and output_format != "jpeg"
-    quality = request.options.get("output_compression")
-    return [
-        RenderedImage(
-            data=_encode(
-                compose(request.prompt, index, width, height, transparent=transparent),
-                output_format,
-                quality,
-                transparent=transparent,
-            ),
-            content_type=CONTENT_TYPES[output_format],
-        )
+
+
+def render(request: GenerationRequest) -> RenderResult:
+    check(request)
+    base = _edit_base(request)
+    images = [
+        RenderedImage(data=_final_bytes(request, index, base), content_type=_content_type(request))
         for index in range(request.n)
     ]
+    return RenderResult(images=images, fields=answer_fields(request, base))
+
+
+def stream(request: GenerationRequest) -> Iterator[StreamEvent]:
+    """Coarse-to-fine partial images of each picture, then the picture itself.
+
+    Partial ``k`` of ``P`` is the same composition drawn at ((k+1)/(P+1))² of the resolution and
+    scaled up: each one a sharper look at the final image, not a copy of it.
+    """
+    check(request)
+    base = _edit_base(request)
+    fields = answer_fields(request, base)
+    event_fields = {
+        "background": fields["background"],
+        "output_format": fields["output_format"],
+        "quality": fields["quality"],
+        "size": fields["size"],
+    }
+    prefix = request.event_prefix
+
+    def events() -> Iterator[StreamEvent]:
+        for index in range(request.n):
+            for partial in range(request.partial_images):
+                share = (partial + 1) / (request.partial_images + 1)
+                picture = _picture(request, index, base, scale=share**2)
+                yield StreamEvent.of(
+                    {
+                        "type": f"{prefix}.partial_image",
+                        "b64_json": _b64(_encode_request(picture, request)),
+                        "created_at": int(time.time()),
+                        "partial_image_index": partial,
+                        **event_fields,
+                    }
+                )
+            yield StreamEvent.of(
+                {
+                    "type": f"{prefix}.completed",
+                    "b64_json": _b64(_final_bytes(request, index, base)),
+                    "created_at": int(time.time()),
+                    **event_fields,
+                    "usage": _usage(request, base, images=1),
+                }
+            )
+
+    return events()
+
+
+def answer_fields(request: GenerationRequest, base: Image.Image | None = None) -> dict:
+    """The top-level fields of the answer besides ``data``: what was actually made."""
+    width, height = _output_size(request, base)
+    return {
+        "background": "transparent" if _transparent(request, base) else "opaque",
+        "output_format": request.options.get("output_format", "png"),
+        "quality": _quality(request),
+        "size": f"{width}x{height}",
+        "usage": _usage(request, base, images=request.n),
+    }
+
+
+def _quality(request: GenerationRequest) -> str:
+    quality = request.options.get("quality", "auto")
+    # "low" is drawn at half resolution; every other quality is the full drawing.
+    return quality if quality in ("low", "medium", "high") else "high"
+
+
+def _transparent(request: GenerationRequest, base: Image.Image | None) -> bool:
+    background = request.options.get("background", "auto")
+    if background == "auto" and base is not None:
+        return base.getextrema()[3][0] < 255
+    return background == "transparent"
+
+
+def _usage(request: GenerationRequest, base: Image.Image | None, *, images: int) -> dict:
+    width, height = _output_size(request, base)
+    text_tokens = len(re.findall(r"\w+", request.prompt))
+    input_images = sum(_token_blocks(*_image_size(f.data)) for f in request.images)
+    output = images * _token_blocks(width, height)
+    return {
+        "input_tokens": text_tokens + input_images,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": input_images},
+        "output_tokens": output,
+        "output_tokens_details": {"text_tokens": 0, "image_tokens": output},
+        "total_tokens": text_tokens + input_images + output,
+    }
+
+
+def _token_blocks(width: int, height: int) -> int:
+    return math.ceil(width / TOKEN_BLOCK) * math.ceil(height / TOKEN_BLOCK)
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def _content_type(request: GenerationRequest) -> str:
+    return CONTENT_TYPES[request.options.get("output_format", "png")]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _output_size(request: GenerationRequest, base: Image.Image | None) -> tuple[int, int]:
+    if request.size == "auto" and base is not None:
+        return base.size
+    return request.dimensions
+
+
+def _final_bytes(request: GenerationRequest, index: int, base: Image.Image | None) -> bytes:
+    if request.options.get("output_format") == "gif":
+        return _animated_gif(request, index, base)
+    # "low" quality is the same picture drawn at half the resolution.
+    scale = 0.5 if request.options.get("quality") == "low" else 1.0
+    return _encode_request(_picture(request, index, base, scale=scale), request)
+
+
+def _encode_request(picture: Image.Image, request: GenerationRequest) -> bytes:
+    output_format = request.options.get("output_format", "png")
+    if output_format == "gif":
+        output_format = "png"  # a partial of a GIF is never asked for: GIFs do not stream
+    return _encode(
+        picture,
+        output_format,
+        request.options.get("output_compression"),
+        transparent=picture.mode == "RGBA" and picture.getextrema()[3][0] < 255,
+    )
+
+
+def _animated_gif(request: GenerationRequest, index: int, base: Image.Image | None) -> bytes:
+    """The picture building up, coarse to fine, and holding on the final frame."""
+    count = request.options.get("frame_count", GIF_FRAMES)
+    duration = request.options.get("frame_duration_ms", GIF_FRAME_MS)
+    frames = []
+    for k in range(count):
+        share = (k + 1) / count
+        picture = _picture(request, index, base, scale=share**2, layers=share)
+        frames.append(picture.convert("RGB").quantize(256))
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, "GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0
+    )
+    return buffer.getvalue()
+
+
+def _picture(
+    request: GenerationRequest,
+    index: int,
+    base: Image.Image | None,
+    *,
+    scale: float = 1.0,
+    layers: float = 1.0,
+) -> Image.Image:
+    """The ``index``-th picture drawn at ``scale`` of its resolution with ``layers`` of its
+    motif layers (both 1 for the final picture)."""
+    width, height = _output_size(request, base)
+    transparent = _transparent(request, base)
+    motifs = MOTIFS_BY_COMPLEXITY.get(request.options.get("complexity", ""))
+    vivid = {"vivid": True, "natural": False}.get(request.options.get("style", ""))
+    if base is None:
+        return compose_scaled(
+            request.prompt,
+            index,
+            width,
+            height,
+            scale=scale,
+            layers=layers,
+            transparent=transparent,
+            motifs=motifs,
+            vivid=vivid,
+        )
+    look = {"scale": scale, "layers": layers, "motifs": motifs, "vivid": vivid}
+    return _edit(request, index, base.resize((width, height)), look)
+
+
+def compose_scaled(
+    prompt: str,
+    index: int,
+    width: int,
+    height: int,
+    *,
+    scale: float = 1.0,
+    layers: float = 1.0,
+    transparent: bool = False,
+    motifs: int | None = None,
+    vivid: bool | None = None,
+) -> Image.Image:
+    """``compose`` drawn at ``scale`` of the resolution with ``layers`` of its motif layers, then
+    scaled back up: the coarse-to-fine steps of one picture. Shapes are placed in proportion
+    to the canvas, so a smaller canvas draws the same composition."""
+    options = {"transparent": transparent, "motifs": motifs, "vivid": vivid, "layers": layers}
+    if scale >= 1:
+        return compose(prompt, index, width, height, **options)
+    scale = max(scale, 1 / 32)
+    small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small = compose(prompt, index, *small_size, **options)
+    return small.resize((width, height), Image.Resampling.BILINEAR)
+
+
+def _edit_base(request: GenerationRequest) -> Image.Image | None:
+    """The first input image as RGBA, its EXIF orientation applied; None for a generation."""
+    if not request.images:
+        return None
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(request.images[0].data))).convert("RGBA")
+    if request.size == "auto" and max(image.size) > MAX_AUTO_EDGE:
+        image.thumbnail((MAX_AUTO_EDGE, MAX_AUTO_EDGE))
+    return image
+
+
+def _edit(request: GenerationRequest, index: int, base: Image.Image, look: dict) -> Image.Image:
+    """Paint the prompt into the image: into the mask's transparent area when there is a mask
+    (its whole composition, background included), else its motifs over the whole image with a
+    wash of its palette. ``input_fidelity: high`` keeps more of the original."""
+    width, height = base.size
+    keep = 0.75 if request.options.get("input_fidelity") == "high" else 0.5
+    if request.mask is not None:
+        painting = compose_scaled(request.prompt, index, width, height, **look)
+        mask = Image.open(io.BytesIO(request.mask.data)).convert("RGBA").getchannel("A")
+        # Fully transparent pixels (alpha 0) are the ones to edit.
+        where = mask.resize((width, height)).point(lambda a: 255 if a == 0 else 0)
+        where = where.filter(ImageFilter.GaussianBlur(max(1, min(width, height) // 200)))
+        result = base.copy()
+        result.paste(painting, (0, 0), where)
+        return result
+    overlay = compose_scaled(request.prompt, index, width, height, transparent=True, **look)
+    # The palette alone (no motifs), drawn coarse so that it reads as a wash of colour.
+    wash_look = {**look, "motifs": 0, "scale": min(look["scale"], 1 / 16)}
+    wash = compose_scaled(request.prompt, index, width, height, **wash_look)
+    result = Image.blend(base, wash, 1 - keep)
+    result.putalpha(base.getchannel("A"))
+    result.alpha_composite(overlay)
+    return result
 
 
 def compose(
-    prompt: str, index: int, width: int, height: int, *, transparent: bool = False
+    prompt: str,
+    index: int,
+    width: int,
+    height: int,
+    *,
+    transparent: bool = False,
+    motifs: int | None = None,
+    vivid: bool | None = None,
+    layers: float = 1.0,
 ) -> Image.Image:
-    """The picture for ``prompt``'s ``index``-th image, as an RGBA image."""
+    """The picture for ``prompt``'s ``index``-th image, as an RGBA image.
+
+    ``motifs`` sets how many motif layers it has (else two or three, by the prompt), ``vivid``
+    overrides the prompt's saturation, and ``layers`` below 1 draws only that share of them
+    (the coarse steps of a stream).
+    """
     words = re.findall(r"[a-z]+", prompt.lower())
     digest = hashlib.sha256(f"{prompt}\x00{index}".encode()).digest()
     rng = random.Random(digest)
-    palette = _palette(words, rng)
+    palette = _palette(words, rng, vivid=vivid)
 
     if transparent:
         image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     else:
         image = _gradient(width, height, palette[0], palette[1], rng)
 
-    motifs = list(dict.fromkeys(MOTIF_WORDS[w] for w in words if w in MOTIF_WORDS))
-    while len(motifs) < 2:
+    chosen = list(dict.fromkeys(MOTIF_WORDS[w] for w in words if w in MOTIF_WORDS))
+    wanted = 2 if motifs is None else motifs
+    while len(chosen) < wanted:
         choice = rng.choice(ALL_MOTIFS)
-        if choice not in motifs:
-            motifs.append(choice)
-    for motif in motifs[:3]:
+        if choice not in chosen:
+            chosen.append(choice)
+    chosen = chosen[: 3 if motifs is None else motifs]
+    drawn = len(chosen) if layers >= 1 else math.ceil(len(chosen) * layers)
+    for motif in chosen[:drawn]:
         layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         MOTIFS[motif](ImageDraw.Draw(layer), width, height, palette, rng)
         image.alpha_composite(layer)
     return image
 
 
-def _palette(words: list[str], rng: random.Random) -> list[tuple[int, int, int]]:
+def _palette(
+    words: list[str], rng: random.Random, *, vivid: bool | None = None
+) -> list[tuple[int, int, int]]:
     hues = [HUE_WORDS[w] for w in words if w in HUE_WORDS]
     base = (hues[0] if hues else rng.uniform(0, 360)) + rng.uniform(-12, 12)
     second = hues[1] if len(hues) > 1 else base + rng.choice((30, 150, 180, 210, -40))
     dark = any(w in DARK_WORDS for w in words)
     light = any(w in LIGHT_WORDS for w in words) and not dark
-    vivid = any(w in VIVID_WORDS for w in words)
+    if vivid is None:
+        vivid = any(w in VIVID_WORDS for w in words)
     sat = rng.uniform(0.75, 1.0) if vivid else rng.uniform(0.35, 0.7)
     if dark:
         background = [(base, 0.12, sat * 0.8), (second, 0.22, sat)]
@@ -263,8 +519,12 @@ def _blocks(draw: ImageDraw.ImageDraw, w: int, h: int, palette: list, rng: rando
             radius=int(cell * 0.08),
             fill=_rgba(rng.choice(palette[2:]), rng.randint(110, 200)),
         )
-        for row in range(int((h - top) / (cell * 0.5))):  # windows / panels
-            if rng.random() < 0.5:
+        # Windows / panels, from their own generator: how many fit can change by one with the
+        # canvas's rounding (a coarse partial image is smaller), and the shapes drawn after
+        # them must not change with it.
+        windows = random.Random(rng.random())
+        for row in range(int((h - top) / (cell * 0.5))):
+            if windows.random() < 0.5:
                 y = top + pad + row * cell * 0.5
                 draw.rectangle(
                     (c * cell + 2 * pad, y, (c + 1) * cell - 2 * pad, y + cell * 0.18),
@@ -322,9 +582,9 @@ def _encode(
 ) -> bytes:
     buffer = io.BytesIO()
     if output_format == "jpeg":
-        image.convert("RGB").save(buffer, "JPEG", quality=quality or 90)
+        image.convert("RGB").save(buffer, "JPEG", quality=90 if quality is None else quality)
     elif output_format == "webp":
-        image.save(buffer, "WEBP", quality=quality or 90)
+        image.save(buffer, "WEBP", quality=90 if quality is None else quality)
     elif output_format == "gif":
         image.convert("RGB").quantize(256).save(buffer, "GIF")
     else:

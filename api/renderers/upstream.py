@@ -6,6 +6,9 @@ with the status a client can act on (502 when the upstream fails, 504 when it is
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from django.conf import settings
 
 from novisurf.client import (
@@ -13,18 +16,19 @@ from novisurf.client import (
     ClientError,
     EndpointError,
     EndpointTimeout,
+    EndpointUnavailable,
     ImageClient,
     RateLimited,
 )
-from novisurf.protocol import GenerationRequest, ProtocolError
-
-from . import RenderedImage
-
-IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
+from novisurf.protocol import (
+    CONTENT_TYPES,
+    GenerationRequest,
+    ProtocolError,
+    error_envelope,
+    sniff_format,
 )
+
+from . import RenderedImage, RenderResult, StreamEvent
 
 
 def upstream_client() -> ImageClient:
@@ -42,10 +46,86 @@ def upstream_client() -> ImageClient:
     )
 
 
-def forward(request: GenerationRequest) -> list[RenderedImage]:
-    body = request.upstream_body()
+def forward(request: GenerationRequest) -> RenderResult:
+    with _upstream_errors():
+        if request.is_edit:
+            result = upstream_client().edit(
+                fields=request.upstream_body(), files=request.upstream_files()
+            )
+        else:
+            result = upstream_client().generate(**request.upstream_body())
+
+    images, reasons = [], []
+    for item in result.items:
+        found = sniff_format(item.data) if item.data is not None else None
+        if found is None:
+            reasons.append(item.error or "the upstream sent bytes that are not an image")
+            continue
+        images.append(
+            RenderedImage(
+                data=item.data,
+                content_type=CONTENT_TYPES[found],
+                revised_prompt=item.revised_prompt,
+            )
+        )
+    if not images:
+        reasons = "; ".join(dict.fromkeys(reasons))
+        raise ProtocolError(
+            f"Upstream: no usable image came back ({reasons})",
+            status=502,
+            code="upstream_error",
+            type="server_error",
+        )
+    return RenderResult(images=images, fields=result.fields)
+
+
+def forward_stream(request: GenerationRequest) -> Iterator[StreamEvent]:
+    """Open the upstream's stream now (its refusals become ours, with their status), and relay
+    its events one by one as they arrive, unchanged."""
+    with _upstream_errors():
+        if request.is_edit:
+            events = upstream_client().edit_stream(
+                fields=request.upstream_body(), files=request.upstream_files()
+            )
+        else:
+            events = upstream_client().generate_stream(**request.upstream_body())
+
+    def relay() -> Iterator[StreamEvent]:
+        completed = 0
+        try:
+            for event in events:
+                kind = event.event or _type_of(event.json())
+                completed += kind.endswith(".completed")
+                yield StreamEvent(event=event.event, data=event.data)
+            if not completed:
+                raise EndpointUnavailable(
+                    "the stream ended before its image was complete", code="stream_broken"
+                )
+        except ClientError as exc:
+            # The answer has begun (200, event-stream): a failure now can only be an event.
+            # The SDK raises an APIError for an event whose data has an "error".
+            yield StreamEvent.of(
+                {
+                    "type": "error",
+                    **error_envelope(
+                        f"Upstream: {exc.message}", type="server_error", code=exc.code
+                    ),
+                }
+            )
+
+    return relay()
+
+
+def _type_of(payload) -> str:
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+@contextlib.contextmanager
+def _upstream_errors() -> Iterator[None]:
+    """The client's exceptions as the OpenAI error envelope with the status a caller can act on."""
     try:
-        result = upstream_client().generate(**body)
+        yield
     except RateLimited as exc:
         raise ProtocolError(
             f"Upstream: {exc.message}",
@@ -71,33 +151,3 @@ def forward(request: GenerationRequest) -> list[RenderedImage]:
         raise ProtocolError(
             f"Upstream: {exc.message}", status=502, code="upstream_error", type="server_error"
         ) from exc
-
-    images, reasons = [], []
-    for item in result.items:
-        content_type = _sniff(item.data) if item.data is not None else None
-        if content_type is None:
-            reasons.append(item.error or "the upstream sent bytes that are not an image")
-            continue
-        images.append(
-            RenderedImage(
-                data=item.data, content_type=content_type, revised_prompt=item.revised_prompt
-            )
-        )
-    if not images:
-        reasons = "; ".join(dict.fromkeys(reasons))
-        raise ProtocolError(
-            f"Upstream: no usable image came back ({reasons})",
-            status=502,
-            code="upstream_error",
-            type="server_error",
-        )
-    return images
-
-
-def _sniff(data: bytes) -> str | None:
-    for signature, content_type in IMAGE_SIGNATURES:
-        if data.startswith(signature):
-            return content_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None

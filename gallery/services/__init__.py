@@ -1,6 +1,27 @@
 """The gallery's workflows, one module per concern; the public names are re-exported here so
 that callers write ``services.generation_create(...)``."""
 
+from .archive import archive_slug, images_zip
+from .boards import (
+    BoardNameInvalid,
+    board_cover_set,
+    board_create,
+    board_delete,
+    board_get_or_create,
+    board_images_add,
+    board_images_remove,
+    board_rename,
+)
+from .bulk import (
+    BulkActionInvalid,
+    BulkResult,
+    bulk_action_run,
+    bulk_action_start,
+    bulk_apply,
+    images_favourite_set,
+    images_tag_add,
+    images_tag_remove,
+)
 from .events import event_emit, events_emit_many, events_prune
 from .files import files_delete_now, files_delete_on_commit, files_sweep
 from .generations import (
@@ -29,10 +50,37 @@ from .images import (
     image_tag_remove,
     tags_for,
 )
+from .imports import ImportResult, image_import
 from .maintenance import maintenance_run, stale_task_rows_fail, task_results_prune, trash_purge
+from .storage_check import StorageReport, storage_check
+from .trash import (
+    TrashBatch,
+    images_delete_forever,
+    images_restore,
+    images_trash,
+    trash_empty,
+    trash_undo,
+)
 
 __all__ = [
+    "BoardNameInvalid",
+    "BulkActionInvalid",
+    "BulkResult",
+    "ImportResult",
     "LimitReached",
+    "StorageReport",
+    "TrashBatch",
+    "archive_slug",
+    "board_cover_set",
+    "board_create",
+    "board_delete",
+    "board_get_or_create",
+    "board_images_add",
+    "board_images_remove",
+    "board_rename",
+    "bulk_action_run",
+    "bulk_action_start",
+    "bulk_apply",
     "download_stem",
     "event_emit",
     "events_emit_many",
@@ -49,19 +97,30 @@ __all__ = [
     "image_delete",
     "image_download",
     "image_favourite_set",
+    "image_import",
     "image_parameters",
     "image_store",
     "image_tag_add",
     "image_tag_remove",
+    "images_delete_forever",
+    "images_favourite_set",
+    "images_restore",
+    "images_tag_add",
+    "images_tag_remove",
+    "images_trash",
+    "images_zip",
     "limits_check",
     "limits_for",
     "maintenance_run",
     "queue_sweep",
     "queue_wake",
     "stale_task_rows_fail",
+    "storage_check",
     "tags_for",
     "task_results_prune",
+    "trash_empty",
     "trash_purge",
+    "trash_undo",
     "worker_heartbeat",
     "workers_alive",
 ]

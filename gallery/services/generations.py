@@ -9,6 +9,7 @@ worker died) and makes sure every runnable generation has a wake-up waiting.
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 import threading
@@ -21,8 +22,15 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from novisurf.client import ClientError, EndpointError, EndpointUnavailable, RateLimited
-from novisurf.protocol import accepts_response_format
+from novisurf.client import (
+    ClientError,
+    EndpointError,
+    EndpointUnavailable,
+    RateLimited,
+    ResultItem,
+    decode_b64_strict,
+)
+from novisurf.protocol import MODELS, accepts_response_format
 
 from .. import imaging
 from ..endpoint import endpoint_client
@@ -352,29 +360,34 @@ class _LeaseKeeper:
 
 def _generate(generation: Generation) -> None:
     wanted = _missing_indexes(generation)
+    request = {
+        "prompt": generation.prompt,
+        "model": generation.model,
+        "n": len(wanted) or generation.n,
+        "size": generation.size,
+        # The client takes either answer; models that refuse the field are sent none.
+        "response_format": (
+            generation.response_format if accepts_response_format(generation.model) else None
+        ),
+        **_request_options(generation),
+    }
     try:
-        result = endpoint_client().generate(
-            prompt=generation.prompt,
-            model=generation.model,
-            n=len(wanted) or generation.n,
-            size=generation.size,
-            # The client takes either answer; models that refuse the field are sent none.
-            response_format=(
-                generation.response_format if accepts_response_format(generation.model) else None
-            ),
-            **_request_options(generation),
-        )
+        if _streams(generation):
+            items, usage = _generate_streaming(generation, request, wanted or range(generation.n))
+        else:
+            result = endpoint_client().generate(**request)
+            items, usage = result.items, result.fields.get("usage")
     except ClientError as exc:
         if _should_wait(exc):
             _defer(generation, exc)
             return
         _finish(generation, item_errors=[], error=_error_text(exc))
         return
-
+    _record_usage(generation, usage)
     item_errors = []
     # A retried generation asks only for the images it is missing, and stores them at their
     # own indexes: an image is never stored twice, whoever ran it before.
-    for item, index in zip(result.items, wanted or range(generation.n), strict=False):
+    for item, index in zip(items, wanted or range(generation.n), strict=False):
         reason = item.error
         if item.data is not None and reason is None:
             try:
@@ -389,6 +402,104 @@ def _generate(generation: Generation) -> None:
                 reason = str(exc)
         item_errors.append({"index": index, "reason": reason})
     _finish(generation, item_errors=item_errors, error="")
+
+
+# Partial images the page shows while a streaming model works: how many, and how big.
+PARTIAL_IMAGES = 2
+PARTIAL_PREVIEW_SIDE = 256
+
+
+def _streams(generation: Generation) -> bool:
+    """Stream when the table says the model streams and the format can be streamed."""
+    spec = MODELS.get(generation.model)
+    options = generation.options or {}
+    return (
+        spec is not None
+        and spec.streams
+        and options.get("partial_images", PARTIAL_IMAGES) != 0
+        and options.get("output_format") not in ("gif", "svg")
+    )
+
+
+def _generate_streaming(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+    """The images of a streamed generation; each partial image on the way becomes a
+    ``partial`` event carrying a small WebP preview, for the generation page."""
+    indexes = list(indexes)
+    request = {k: v for k, v in request.items() if k not in ("stream", "response_format")}
+    request.setdefault("partial_images", PARTIAL_IMAGES)
+    cap = settings.NOVISURF_MAX_IMAGE_BYTES
+    items: list[ResultItem] = []
+    usages: list[dict] = []
+    for event in endpoint_client().generate_stream(**request):
+        payload = event.json()
+        kind = (payload.get("type") if isinstance(payload, dict) else None) or event.event or ""
+        if kind == "error" or (isinstance(payload, dict) and payload.get("error")):
+            error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+            raise EndpointUnavailable(error.get("message") or "The image stream failed.")
+        if not isinstance(payload, dict) or len(items) >= len(indexes):
+            continue
+        if kind.endswith(".partial_image"):
+            _emit_partial(generation, payload, index=indexes[len(items)])
+        elif kind.endswith(".completed"):
+            item = ResultItem(index=len(items), source="b64_json")
+            try:
+                item.data = decode_b64_strict(str(payload.get("b64_json", "")), cap)
+            except ValueError as exc:
+                item.error = str(exc)
+            items.append(item)
+            if isinstance(payload.get("usage"), dict):
+                usages.append(payload["usage"])
+    if not items:
+        raise EndpointUnavailable("The image stream ended before any image was complete.")
+    return items, _summed_usage(usages)
+
+
+def _emit_partial(generation: Generation, payload: dict, *, index: int) -> None:
+    try:
+        data = decode_b64_strict(
+            str(payload.get("b64_json", "")), settings.NOVISURF_MAX_IMAGE_BYTES
+        )
+        verified = imaging.verify(data, max_pixels=settings.NOVISURF_MAX_IMAGE_PIXELS)
+        preview, width, height = imaging.thumbnail(verified.image, max_side=PARTIAL_PREVIEW_SIDE)
+    except (ValueError, imaging.ImageRejected) as exc:
+        logger.info("A partial image of %s was not shown: %s", generation.pk, exc)
+        return
+    event_emit(
+        owner_id=generation.owner_id,
+        kind=GalleryEvent.Kind.PARTIAL,
+        generation_id=generation.pk,
+        payload={
+            "index": index,
+            "partial_image_index": payload.get("partial_image_index"),
+            "width": width,
+            "height": height,
+            "data_url": "data:image/webp;base64," + base64.b64encode(preview).decode("ascii"),
+        },
+    )
+
+
+def _summed_usage(usages: list[dict]) -> dict | None:
+    """One image's usage as sent; several images' token counts added up, each kept."""
+    if not usages:
+        return None
+    if len(usages) == 1:
+        return usages[0]
+    total = {
+        name: sum(u.get(name) or 0 for u in usages if isinstance(u.get(name), int))
+        for name in ("input_tokens", "output_tokens", "total_tokens")
+    }
+    return {**total, "per_image": usages}
+
+
+def _record_usage(generation: Generation, usage) -> None:
+    """Keep the ``usage`` the answer carried, and its token counts as columns to sum."""
+    if not isinstance(usage, dict):
+        return
+    generation.usage = usage
+    for name in ("input_tokens", "output_tokens", "total_tokens"):
+        value = usage.get(name)
+        setattr(generation, name, value if isinstance(value, int) and value >= 0 else None)
+    generation.save(update_fields=["usage", "input_tokens", "output_tokens", "total_tokens"])
 
 
 def _request_options(generation: Generation) -> dict:

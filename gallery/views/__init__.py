@@ -1,6 +1,16 @@
 """The gallery's pages, one module per area: parse, call a service or a selector, render."""
 
+from .boards import (
+    board_cover,
+    board_delete,
+    board_detail,
+    board_list,
+    board_remove_images,
+    board_rename,
+    image_boards,
+)
 from .favourites import image_favourite
+from .imports import image_upload
 from .pages import (
     generate,
     generation_detail,
@@ -15,13 +25,24 @@ from .pages import (
     image_tag_remove,
     image_thumbnail,
 )
+from .selection import bulk_action_detail, listing_zip, selection_act
+from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo
+from .usage import usage
 
 __all__ = [
+    "board_cover",
+    "board_delete",
+    "board_detail",
+    "board_list",
+    "board_remove_images",
+    "board_rename",
+    "bulk_action_detail",
     "generate",
     "generation_detail",
     "generation_retry",
     "generation_status",
     "home",
+    "image_boards",
     "image_delete",
     "image_detail",
     "image_download",
@@ -30,4 +51,14 @@ __all__ = [
     "image_tag_add",
     "image_tag_remove",
     "image_thumbnail",
+    "image_trash",
+    "image_upload",
+    "listing_zip",
+    "selection_act",
+    "trash_delete",
+    "trash_empty",
+    "trash_list",
+    "trash_restore",
+    "trash_undo",
+    "usage",
 ]

@@ -37,7 +37,10 @@ def _generation_or_404(request: HttpRequest, generation_id) -> Generation:
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
     tag = request.GET.get("tag", "").strip()
     query = request.GET.get("q", "").strip()
-    images = selectors.image_list(owner=request.user, tag=tag or None, query=query or None)
+    favourites = request.GET.get("favourites", "") not in ("", "0")
+    images = selectors.image_list(
+        owner=request.user, tag=tag or None, query=query or None, favourites=favourites
+    )
     page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -47,6 +50,7 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
             "page": page,
             "tag": tag,
             "query": query,
+            "favourites": favourites,
             "tags": selectors.tag_names(owner=request.user),
             "recent": selectors.generation_list_recent(owner=request.user),
         },
@@ -96,6 +100,12 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
             "finished": generation.is_finished,
             "error": generation.error,
             "item_errors": generation.item_errors,
+            # While a streaming model works, its latest partial image, refining in place.
+            "partial": (
+                None
+                if generation.is_finished
+                else selectors.generation_latest_partial(generation=generation)
+            ),
             "images": [
                 {
                     "id": str(image.pk),
@@ -187,6 +197,8 @@ def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
     image = _image_or_404(request, image_id)
     if request.method == "POST":
+        # Deletes for good (the image page's "Delete" button moves to the trash instead:
+        # views.trash.image_trash, with "Undo").
         services.image_delete(image=image)
         return redirect("gallery:home")
     return render(request, "gallery/image_delete.html", {"image": image})

@@ -32,6 +32,33 @@
     grid.appendChild(li);
   }
 
+  // A streaming model's latest partial image, refining in place until the image is stored.
+  const partialBox = document.getElementById("partial-preview");
+  let partialImg = null;  // made when the first partial arrives: no empty <img> before
+  const partialCaption = document.getElementById("partial-caption");
+  function showPartial(partial, finished) {
+    if (!partialBox) return;
+    if (finished || !partial || !partial.data_url) {
+      if (finished) partialBox.hidden = true;
+      return;
+    }
+    if (!partialImg) {
+      partialImg = document.createElement("img");
+      partialImg.id = "partial-image";
+      partialImg.alt = partialBox.dataset.alt;
+      partialBox.insertBefore(partialImg, partialCaption);
+    }
+    if (partialImg.getAttribute("src") !== partial.data_url) {
+      partialImg.src = partial.data_url;
+      partialImg.width = partial.width;
+      partialImg.height = partial.height;
+      partialImg.dataset.partialIndex = String(partial.partial_image_index);
+      partialCaption.textContent =
+        "Image " + (partial.index + 1) + ", partial " + (partial.partial_image_index + 1) + ": refining as the model works…";
+    }
+    partialBox.hidden = false;
+  }
+
   async function poll() {
     let state;
     try {
@@ -46,6 +73,7 @@
     statusEl.textContent = state.status_label;
     statusEl.className = "status status-" + state.status;
     state.images.forEach(addImage);
+    showPartial(state.partial, state.finished);
     itemErrors.innerHTML = "";
     for (const e of state.item_errors) {
       const li = document.createElement("li");

@@ -1,0 +1,98 @@
+"""Template tags for the organising parts of the pages (boards, remix, API call)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from django import template
+from django.urls import reverse
+
+from gallery import selectors
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def user_boards(context) -> list:
+    """The signed-in person's boards (for "Add to board" menus)."""
+    request = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return []
+    return selectors.board_list(owner=request.user)
+
+
+@register.simple_tag
+def boards_of(image) -> list:
+    return selectors.image_boards(image=image)
+
+
+def _request_body(image) -> dict:
+    """The request that makes an image like this one again, as the endpoint takes it."""
+    generation = image.generation
+    body: dict = {"model": image.model, "prompt": image.prompt}
+    if generation is not None:
+        body["n"] = generation.n
+        body["size"] = generation.size
+        body.update({k: v for k, v in (generation.options or {}).items() if v not in (None, "")})
+    else:
+        body["n"] = 1
+        body["size"] = image.size
+    return body
+
+
+@register.simple_tag(takes_context=True)
+def api_call(context, image) -> dict:
+    """``curl`` and Python (``openai`` SDK) calls that make the same request against this
+    site's endpoint; the key is a placeholder, never a real one."""
+    request = context["request"]
+    base = request.build_absolute_uri("/v1")
+    body = _request_body(image)
+    curl = "\n".join(
+        [
+            f"curl {base}/images/generations \\",
+            '  -H "Authorization: Bearer YOUR_API_KEY" \\',
+            '  -H "Content-Type: application/json" \\',
+            f"  -d {shlex.quote(json.dumps(body, ensure_ascii=False))}",
+        ]
+    )
+    arguments = "".join(f"    {key}={value!r},\n" for key, value in body.items())
+    python = (
+        "from openai import OpenAI\n\n"
+        f'client = OpenAI(base_url="{base}", api_key="YOUR_API_KEY")\n'
+        f"result = client.images.generate(\n{arguments})\n"
+        "print(result.data[0].url or result.data[0].b64_json[:80])\n"
+    )
+    return {"curl": curl, "python": python}
+
+
+@register.simple_tag(takes_context=True)
+def listing_zip_url(context) -> str:
+    """The ZIP of the whole listing on screen: its filters (and its board), every page."""
+    request = context["request"]
+    params = request.GET.copy()
+    params.pop("page", None)
+    board = context.get("board")
+    if board:
+        params["board"] = board.pk
+    query = params.urlencode()
+    return reverse("gallery:listing-zip") + (f"?{query}" if query else "")
+
+
+@register.simple_tag(takes_context=True)
+def listing_selection(context) -> dict:
+    """What "Select all" covers on this page: the listing's filters (read from the query
+    string, as every listing writes them) and how many images match, on every page."""
+    request = context["request"]
+    board = context.get("board")
+    get = request.GET
+    filters = {
+        "tag": get.get("tag", "").strip(),
+        "q": get.get("q", "").strip(),
+        "favourites": get.get("favourites", "") not in ("", "0"),
+        "board": board.pk if board else "",
+    }
+    total = selectors.image_selection(
+        owner=request.user, filters={k: v for k, v in filters.items() if v}
+    ).count()
+    return {**filters, "total": total}

@@ -1,0 +1,48 @@
+"""Upload: files dropped on the gallery or picked, each verified and stored, or refused alone."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from .. import services
+from ..forms import split_tags
+from ._common import back
+
+MAX_FILES_PER_REQUEST = 50
+
+
+@login_required
+@require_POST
+def image_upload(request: HttpRequest) -> HttpResponse:
+    files = request.FILES.getlist("files")[:MAX_FILES_PER_REQUEST]
+    tags = split_tags(request.POST.get("tags", ""))[:20]
+    results = []
+    for upload in files:
+        data = upload.read()
+        result = services.image_import(
+            owner=request.user, data=data, filename=upload.name or "image", tag_names=tags
+        )
+        results.append(
+            {
+                "name": result.name,
+                "status": result.status,
+                "reason": result.reason,
+                "url": reverse("gallery:image", args=[result.image.pk]) if result.image else None,
+            }
+        )
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"results": results}, status=200 if files else 400)
+    if not files:
+        messages.error(request, "Choose one or more image files first.")
+        return back(request)
+    counts = {s: sum(1 for r in results if r["status"] == s) for s in ("imported", "duplicate")}
+    failed = [r for r in results if r["status"] == "failed"]
+    summary = f"Imported {counts['imported']}; {counts['duplicate']} already there"
+    if failed:
+        summary += "; failed: " + "; ".join(f"{r['name']}: {r['reason']}" for r in failed)
+    messages.success(request, summary + ".")
+    return back(request)
