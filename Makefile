@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench lint format browser clean
+.PHONY: run test bench bench-scale lint format browser servers clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt requirements-deploy.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -25,15 +25,27 @@ run: $(VENV)/.installed
 	$(PY) manage.py bootstrap_local
 	NOVISURF_PARENT_PID=$$PPID $(PY) scripts/supervise.py
 
-test: $(VENV)/.dev-installed browser
+test: $(VENV)/.dev-installed browser servers
 	$(PY) scripts/ensure_env.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+	@echo "== The suite again on PostgreSQL, Redis and S3, with the scale scenario =="
+	$(PY) -m tests.servers -- $(PY) -m pytest $(REAL_SERVER_PYTEST)
 
-bench: $(VENV)/.dev-installed
+# The second run leaves out the browser tests: they drive the same views that the view tests
+# already run on these servers, and would double its time for nothing the servers change.
+REAL_SERVER_PYTEST ?= -m "not browser" -p no:cacheprovider
+
+bench: $(VENV)/.dev-installed servers
 	$(PY) scripts/ensure_env.py
 	$(PY) -m bench
+	$(PY) -m bench --scale
+
+# The scale benchmarks on PostgreSQL, Redis and S3, started for the run and stopped after it.
+bench-scale: $(VENV)/.dev-installed servers
+	$(PY) scripts/ensure_env.py
+	$(PY) -m bench --scale
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -49,6 +61,15 @@ browser:
 		echo "Installing Chromium for the browser tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
+
+# The real-server run starts PostgreSQL and Redis from Debian's packages (tests/servers.py).
+# Without apt or root it goes on: the run then says loudly what is missing (and fails on CI).
+servers:
+	@{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null; } || { \
+		echo "Installing PostgreSQL and Redis for the real-server run"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server; } \
+		|| echo "Could not install PostgreSQL and Redis; the real-server run will say what is missing"; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

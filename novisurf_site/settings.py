@@ -187,6 +187,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://novisurf")}
+# Sites (or test runs) that share one Redis keep apart by prefix.
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="")
 
 TASKS = {
     "default": {
@@ -236,6 +238,8 @@ if env.str("STORAGE_BACKEND", default="filesystem") == "s3":
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
             "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            # A folder inside the bucket, so that one bucket can hold several sites.
+            "location": env.str("AWS_LOCATION", default=""),
             "default_acl": "private",
             "querystring_auth": True,
             "file_overwrite": False,

@@ -1,17 +1,81 @@
-"""Shared fixtures: media in a temporary folder, users, API keys, and the live endpoint."""
+"""Shared fixtures: media of each test's own, users, API keys, and the live endpoint."""
 
 from __future__ import annotations
 
+import copy
+import uuid
+
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from api.services import apikey_create
+from tests.servers import TEST_PREFIX
+
+
+def _is_s3() -> bool:
+    return "s3" in django_settings.STORAGES["default"]["BACKEND"].lower()
+
+
+def _is_local_cache() -> bool:
+    backend = django_settings.CACHES["default"]["BACKEND"]
+    return backend.endswith(("LocMemCache", "DummyCache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _only_test_services():
+    """Refuse to run against a bucket or shared cache that this run did not make for itself:
+    the suite deletes what it writes and clears its cache, and an operator's must never be it."""
+    if _is_s3():
+        bucket = django_settings.STORAGES["default"]["OPTIONS"].get("bucket_name", "")
+        if not bucket.startswith(TEST_PREFIX):
+            pytest.exit(
+                f"Refusing to run the tests against the bucket {bucket!r}: only a bucket named "
+                f"{TEST_PREFIX}… (made by `python -m tests.servers`) is the tests' own.",
+                returncode=2,
+            )
+    if not _is_local_cache():
+        prefix = django_settings.CACHES["default"].get("KEY_PREFIX", "")
+        if not prefix.startswith(TEST_PREFIX):
+            pytest.exit(
+                f"Refusing to run the tests against the shared cache "
+                f"{django_settings.CACHES['default'].get('LOCATION')!r} with key prefix "
+                f"{prefix!r}: only a prefix {TEST_PREFIX}… (set by `python -m tests.servers`) "
+                "is the tests' own.",
+                returncode=2,
+            )
+
+
+def clear_test_cache() -> None:
+    """Empty this run's cache: all of a local one, only this run's keys of a shared one (Redis's
+    ``clear()`` would flush every key of the database, other runs' and sites' included)."""
+    if _is_local_cache():
+        cache.clear()
+        return
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+    assert prefix.startswith(TEST_PREFIX)
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
-    """Every test writes its files under its own temporary folder, never the real media."""
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _media_in_tmp(settings, tmp_path, request):
+    """Every test writes its files in a place of its own, never the real media: a temporary
+    folder on disk, or a prefix of its own in this run's bucket on S3. A test marked
+    ``filesystem`` (it tests serving files from disk) gets the folder on every run."""
+    if _is_s3() and not request.node.get_closest_marker("filesystem"):
+        storages = copy.deepcopy(settings.STORAGES)
+        storages["default"]["OPTIONS"]["location"] = f"tests/{uuid.uuid4().hex}"
+        settings.STORAGES = storages
+    else:
+        if _is_s3():
+            storages = copy.deepcopy(settings.STORAGES)
+            storages["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+            settings.STORAGES = storages
+            settings.NOVISURF_FILE_DELIVERY = "stream"  # what the settings pick for a disk
+        settings.MEDIA_ROOT = tmp_path / "media"
     # Users are made in most tests; the real hasher would spend a quarter second on each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Hermetic: whatever .env or a running `make run` says, the gallery calls nothing real
@@ -21,9 +85,9 @@ def _media_in_tmp(settings, tmp_path):
     settings.NOVISURF_UPSTREAM_BASE = ""
     settings.NOVISURF_UPSTREAM_KEY = ""
     settings.NOVISURF_RATE_LIMIT_PER_MINUTE = 1000
-    cache.clear()
+    clear_test_cache()
     yield
-    cache.clear()
+    clear_test_cache()
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ def original_url(image: Image) -> str:
 # -- on disk ----------------------------------------------------------------------------------
 
 
+@pytest.mark.filesystem
 def test_a_file_on_disk_is_streamed_once_then_not_modified(owner_client, stored):
     first = owner_client.get(original_url(stored))
     assert first.status_code == 200
@@ -74,6 +75,7 @@ def test_a_file_on_disk_is_streamed_once_then_not_modified(owner_client, stored)
     assert again["ETag"] == first["ETag"]
 
 
+@pytest.mark.filesystem
 def test_sendfile_hands_the_file_to_the_proxy(owner_client, stored, settings):
     settings.NOVISURF_FILE_DELIVERY = "sendfile"
     settings.NOVISURF_SENDFILE_HEADER = "X-Accel-Redirect"
@@ -86,11 +88,14 @@ def test_sendfile_hands_the_file_to_the_proxy(owner_client, stored, settings):
     assert response["Cache-Control"].startswith("private")
 
 
+@pytest.mark.filesystem
 def test_disk_that_fails_is_a_503_with_a_placeholder_thumbnail(owner_client, stored, monkeypatch):
     def unreachable(name, mode="rb"):
         raise OSError("Input/output error")  # a lost network mount, say
 
-    monkeypatch.setattr(stored.file.storage, "open", unreachable)
+    # On the storage itself, not the lazy default_storage in front of it: the settings fixture
+    # may swap that before monkeypatch undoes this (the S3 run's disk-only tests).
+    monkeypatch.setattr(stored.file.storage._wrapped, "open", unreachable)
     thumbnail = owner_client.get(thumbnail_url(stored))
     assert thumbnail.status_code == 503
     assert thumbnail["Content-Type"] == "image/svg+xml"
@@ -101,6 +106,7 @@ def test_disk_that_fails_is_a_503_with_a_placeholder_thumbnail(owner_client, sto
     assert original["Retry-After"]
 
 
+@pytest.mark.filesystem
 def test_a_missing_file_is_a_404(owner_client, stored):
     default_storage.delete(stored.file.name)
     assert owner_client.get(original_url(stored)).status_code == 404

@@ -11,17 +11,15 @@ import io
 import json
 import os
 import threading
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from PIL import Image as PILImage
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from gallery import services
 from gallery.models import Generation, Image
-from tests.utils import b64, image_bytes, png_bytes
+from tests.utils import b64, image_bytes, is_stored, png_bytes, stored_names
 
 GENERATIONS = "/v1/images/generations"
 PROVIDER_KEY = "sk-test"
@@ -34,9 +32,8 @@ def answer(*items: dict) -> dict:
     return {"created": 1_700_000_000, "data": list(items)}
 
 
-def files_under(folder: str) -> list[Path]:
-    root = Path(django_settings.MEDIA_ROOT) / folder
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+def files_under(folder: str) -> list[str]:
+    return stored_names(folder)
 
 
 def assert_nothing_stored(generation: Generation) -> None:
@@ -750,22 +747,21 @@ def test_image_delete_removes_files_only_after_commit(
     make_generation, django_capture_on_commit_callbacks
 ):
     image = services.image_store(generation=make_generation(), index=0, data=png_bytes())
-    original = Path(image.file.path)
-    thumbnail = Path(image.thumbnail.path)
-    assert original.exists()
-    assert thumbnail.exists()
+    original, thumbnail = image.file.name, image.thumbnail.name
+    assert is_stored(original)
+    assert is_stored(thumbnail)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.image_delete(image=image)
     assert not Image.objects.filter(pk=image.pk).exists()
     # Not committed yet: the files are still there (a rollback would need them).
-    assert original.exists()
-    assert thumbnail.exists()
+    assert is_stored(original)
+    assert is_stored(thumbnail)
 
     for callback in callbacks:
         callback()
-    assert not original.exists()
-    assert not thumbnail.exists()
+    assert not is_stored(original)
+    assert not is_stored(thumbnail)
 
 
 @pytest.mark.django_db

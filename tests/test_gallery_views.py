@@ -7,7 +7,6 @@ import re
 import socket
 from datetime import timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -17,6 +16,7 @@ from PIL import Image as PILImage
 
 from gallery import services
 from gallery.models import Generation, Image
+from tests.utils import is_stored
 
 SECRET_KEY_VALUE = "sk-live-THIS-MUST-NEVER-BE-SHOWN-1234567890"
 
@@ -703,6 +703,7 @@ def test_adding_a_blank_tag_says_so(client_in, make_image):
 
 
 @pytest.mark.django_db
+@pytest.mark.filesystem
 def test_original_and_thumbnail_are_served(client_in, make_image):
     image = make_image()
     original = client_in.get(reverse("gallery:image-file", args=[image.pk]))
@@ -750,7 +751,7 @@ def test_download_is_the_original_with_parameters_and_a_readable_name(client_in,
 @pytest.mark.django_db
 def test_delete_asks_first_then_deletes(client_in, make_image, django_capture_on_commit_callbacks):
     image = make_image("a picture to throw away")
-    original, thumbnail = Path(image.file.path), Path(image.thumbnail.path)
+    original, thumbnail = image.file.name, image.thumbnail.name
     url = reverse("gallery:image-delete", args=[image.pk])
 
     response = client_in.get(url)
@@ -764,15 +765,15 @@ def test_delete_asks_first_then_deletes(client_in, make_image, django_capture_on
     assert form.find("input", name="csrfmiddlewaretoken") is not None
     assert any(b.text == "Delete" for b in form.find_all("button"))
     assert Image.objects.filter(pk=image.pk).exists()  # asking deletes nothing
-    assert original.exists()
+    assert is_stored(original)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client_in.post(url)
     assert response.status_code == 302
     assert response["Location"] == reverse("gallery:home")
     assert not Image.objects.filter(pk=image.pk).exists()
-    assert not original.exists()
-    assert not thumbnail.exists()
+    assert not is_stored(original)
+    assert not is_stored(thumbnail)
     assert client_in.get(reverse("gallery:image", args=[image.pk])).status_code == 404
 
 
@@ -784,7 +785,7 @@ def test_another_user_gets_404_everywhere(other_client, make_image):
     image = make_image("alice's private picture", tags=["mine"])
     generation = image.generation
     Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.FAILED)
-    original = Path(image.file.path)
+    original = image.file.name
 
     requests_to_make = [
         ("get", reverse("gallery:image", args=[image.pk]), {}),
@@ -806,7 +807,7 @@ def test_another_user_gets_404_everywhere(other_client, make_image):
 
     image.refresh_from_db()
     assert [t.name for t in image.tags.all()] == ["mine"]
-    assert original.exists()
+    assert is_stored(original)
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED  # not re-queued by the stranger
 
@@ -826,9 +827,10 @@ def test_unknown_ids_are_404(client_in):
 
 
 @pytest.mark.django_db
+@pytest.mark.filesystem
 def test_missing_file_is_404_not_500(client_in, make_image):
     image = make_image()
-    Path(image.file.path).unlink()
+    image.file.storage.delete(image.file.name)
     assert client_in.get(reverse("gallery:image-file", args=[image.pk])).status_code == 404
     assert client_in.get(reverse("gallery:image-download", args=[image.pk])).status_code == 404
 

@@ -26,7 +26,7 @@ from werkzeug import Request, Response
 
 from gallery import services
 from gallery.models import Generation, Image, UserLimits
-from tests.utils import b64, png_bytes
+from tests.utils import b64, png_bytes, storage_env
 
 GENERATIONS = "/v1/images/generations"
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,6 +217,43 @@ def test_a_lapsed_lease_is_taken_up_and_stores_only_the_missing_images(provider,
     assert requests_seen[-1]["n"] == 2  # only what was missing
 
 
+def test_a_taken_up_built_in_generation_asks_for_all_and_repeats_no_picture(provider, user):
+    """The built-in renderer draws (prompt, position in the request): asked for the missing
+    image alone, it would repeat the first picture. It is free, so it is asked for all again."""
+    requests_seen = []
+
+    def handler(request):
+        requests_seen.append(request.get_json())
+        return answer_for(request)
+
+    provider.expect_request(GENERATIONS).respond_with_handler(handler)
+    generation = services.generation_create(
+        owner=user,
+        prompt="a quiet harbour",
+        model="novisurf-procedural",
+        n=2,
+        size="256x256",
+        response_format="b64_json",
+        tags=[],
+    )
+    DBTaskResult.objects.all().delete()
+    first = services.image_store(generation=generation, index=0, data=png_bytes((8, 8), (1, 2, 3)))
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Generation.Status.RUNNING,
+        worker_id="dead",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+    )
+    services.queue_sweep()
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE
+    assert requests_seen[-1]["n"] == 2
+    kept = {image.index: image for image in generation.images.all()}
+    assert kept[0].pk == first.pk  # the stored one is kept as it was
+    assert kept[0].content_hash != kept[1].content_hash
+
+
 def test_the_daily_image_limit_is_named_with_when_it_resets(settings, user, client):
     settings.NOVISURF_USER_IMAGES_PER_DAY = 3
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
@@ -270,7 +307,7 @@ def worker_env(settings, **extra) -> dict[str, str]:
     env.update(
         {
             "SECRET_KEY": django_settings.SECRET_KEY,
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            **storage_env(settings),
             "NOVISURF_API_BASE": settings.NOVISURF_API_BASE,
             "NOVISURF_API_KEY": settings.NOVISURF_API_KEY,
             "NOVISURF_THUMBNAIL_SIZE": "8",

@@ -11,6 +11,7 @@ import io
 import random
 import time
 
+from django.core.files.storage import default_storage
 from PIL import Image
 
 
@@ -50,6 +51,27 @@ def settle(server, count: int) -> None:
         time.sleep(0.01)
 
 
+def stored_names(folder: str) -> list[str]:
+    """Every file the default storage holds under ``folder``, through the storage API (so the
+    same test reads a folder on disk or a prefix in a bucket)."""
+    names: list[str] = []
+    pending = [folder.rstrip("/")]
+    while pending:
+        path = pending.pop()
+        try:
+            dirs, files = default_storage.listdir(path)
+        except FileNotFoundError:
+            continue
+        names.extend(f"{path}/{name}" for name in files)
+        pending.extend(f"{path}/{name}" for name in dirs)
+    return sorted(names)
+
+
+def is_stored(name: str) -> bool:
+    """Whether the default storage holds ``name``."""
+    return bool(name) and default_storage.exists(name)
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     import socket
@@ -57,3 +79,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def storage_env(settings) -> dict[str, str]:
+    """The environment that gives a process started by a test this test's own storage: its
+    temporary folder on disk, or its prefix in the run's bucket on S3."""
+    options = settings.STORAGES["default"].get("OPTIONS", {})
+    if "bucket_name" in options:
+        return {"AWS_LOCATION": options.get("location", "")}
+    return {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}

@@ -359,11 +359,11 @@ class _LeaseKeeper:
 
 
 def _generate(generation: Generation) -> None:
-    wanted = _missing_indexes(generation)
+    wanted = _indexes_to_ask(generation)
     request = {
         "prompt": generation.prompt,
         "model": generation.model,
-        "n": len(wanted) or generation.n,
+        "n": len(wanted),
         "size": generation.size,
         # The client takes either answer; models that refuse the field are sent none.
         "response_format": (
@@ -373,7 +373,7 @@ def _generate(generation: Generation) -> None:
     }
     try:
         if _streams(generation):
-            items, usage = _generate_streaming(generation, request, wanted or range(generation.n))
+            items, usage = _generate_streaming(generation, request, wanted)
         else:
             result = endpoint_client().generate(**request)
             items, usage = result.items, result.fields.get("usage")
@@ -385,9 +385,9 @@ def _generate(generation: Generation) -> None:
         return
     _record_usage(generation, usage)
     item_errors = []
-    # A retried generation asks only for the images it is missing, and stores them at their
-    # own indexes: an image is never stored twice, whoever ran it before.
-    for item, index in zip(items, wanted or range(generation.n), strict=False):
+    # Each answer is stored at its own index; one already stored (by a worker that died after
+    # storing it) is kept as it is: an image is never stored twice, whoever ran it before.
+    for item, index in zip(items, wanted, strict=False):
         reason = item.error
         if item.data is not None and reason is None:
             try:
@@ -504,6 +504,18 @@ def _record_usage(generation: Generation, usage) -> None:
 
 def _request_options(generation: Generation) -> dict:
     return {k: v for k, v in (generation.options or {}).items() if v not in (None, "")}
+
+
+def _indexes_to_ask(generation: Generation) -> list[int]:
+    """The indexes to ask the endpoint for: only the missing ones from a provider, whose images
+    cost money and differ on every call; all of them again from a deterministic built-in
+    renderer, which is free and draws (prompt, position in the request): asked for one image,
+    it would repeat the first picture where the second is missing."""
+    missing = _missing_indexes(generation)
+    spec = MODELS.get(generation.model)
+    if missing and len(missing) < generation.n and spec is not None and spec.procedural:
+        return list(range(generation.n))
+    return missing or list(range(generation.n))
 
 
 def _missing_indexes(generation: Generation) -> list[int]:
