@@ -24,11 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{SCALE_IMAGES:,} images, and generations per minute with 1 and 2 workers",
     )
     parser.add_argument(
-        "--million", action="store_true", help="also measure the gallery at 1,000,000 images"
+        "--million",
+        action="store_true",
+        help="also measure the gallery pages and search at 1,000,000 images (minutes to build)",
     )
     args = parser.parse_args(argv)
     if args.million:
         os.environ["NOVISURF_BENCH_MILLION"] = "1"
+        os.environ["BENCH_MILLION"] = "1"
     if args.scale:
         return scale(args)
     with django_environment() as workdir:
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             gallery_store,
             organise,
             renderer,
+            search,
             service,
         )
         from bench.timing import Report
@@ -47,7 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         report = Report(show_sql=args.sql)
         print(f"Novisurf benchmarks (throwaway database and media under {workdir})")
         print("median of several repeats after a warm-up; ratio = figure / baseline\n")
-        modules = [renderer, endpoint, gallery_store, gallery_page, gallery_live, service, organise]
+        modules = [
+            renderer,
+            endpoint,
+            gallery_store,
+            gallery_page,
+            gallery_live,
+            search,
+            service,
+            organise,
+        ]
         if args.only:
             wanted = set(args.only.split(","))
             modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in wanted]

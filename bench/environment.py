@@ -1,5 +1,10 @@
 """Django for the benchmarks: a throwaway SQLite database and media folder, or (``--scale``)
-PostgreSQL, Redis and S3 started for the run; never the real ones."""
+PostgreSQL, Redis and S3 started for the run; never the real ones.
+
+With ``BENCH_DATABASE_URL=postgres://…`` naming a PostgreSQL server, the plain run uses a database
+of its own created on that server and dropped after it (the URL's own database is only connected
+to; nothing in it is read or written).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # A loopback port nothing listens on: the gallery's model list fails at once, never waits.
@@ -67,14 +73,55 @@ def scale_environment() -> Iterator[dict[str, str]]:
             connections.close_all()
 
 
+def _postgres_admin(url: str):
+    """A connection to the server of ``url`` (its own database), in autocommit."""
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(
+        host=parts.hostname or None,
+        port=parts.port or None,
+        user=parts.username or None,
+        password=parts.password or None,
+        dbname=parts.path.lstrip("/") or "postgres",
+        autocommit=True,
+    )
+
+
+@contextmanager
+def _throwaway_postgres(url: str) -> Iterator[tuple[str, str]]:
+    """A new database on the server of ``url``, dropped afterwards: its (URL, name)."""
+    name = f"novisurf_bench_{secrets.token_hex(4)}"
+    with _postgres_admin(url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        parts = urlsplit(url)
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, "")), name
+    finally:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        with _postgres_admin(url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextmanager
 def django_environment() -> Iterator[Path]:
     """Set up Django on a temporary database and media folder; remove both afterwards."""
+    postgres_url = os.environ.get("BENCH_DATABASE_URL", "")
+    if postgres_url and not postgres_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("BENCH_DATABASE_URL must be a postgres:// URL (a server to create in)")
+    with _throwaway_postgres(postgres_url) if postgres_url else nullcontext() as pg:
+        yield from _django_environment(pg)
+
+
+def _django_environment(pg: tuple[str, str] | None) -> Iterator[Path]:
     workdir = Path(tempfile.mkdtemp(prefix="novisurf-bench-"))
     try:
         # Real environment variables win over .env, and settings read them at import time, so
         # these are set before anything imports the settings.
-        os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        os.environ["DATABASE_URL"] = pg[0] if pg else f"sqlite:///{workdir / 'bench.sqlite3'}"
         os.environ["MEDIA_ROOT"] = str(workdir / "media")
         os.environ["STORAGE_BACKEND"] = "filesystem"
         os.environ["CACHE_URL"] = "locmemcache://novisurf-bench"
@@ -88,12 +135,13 @@ def django_environment() -> Iterator[Path]:
         from django.core.management import call_command
 
         db_name = str(settings.DATABASES["default"]["NAME"])
-        if not db_name.startswith(str(workdir)) or not str(settings.MEDIA_ROOT).startswith(
+        expected_db = pg[1] if pg else str(workdir)
+        if not db_name.startswith(expected_db) or not str(settings.MEDIA_ROOT).startswith(
             str(workdir)
         ):
             raise RuntimeError(
                 f"Refusing to run: the database ({db_name}) or media ({settings.MEDIA_ROOT}) "
-                f"is not under the throwaway folder {workdir}."
+                f"is not this run's own ({expected_db}, {workdir})."
             )
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # django.test.Client
         settings.NOVISURF_RATE_LIMIT_PER_MINUTE = 1_000_000

@@ -133,8 +133,32 @@ class Generation(models.Model):
 
 
 class ImageQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Set by owned_by(): every row is this owner's, so search may ask its index for theirs.
+        self._search_owner_id = None
+
+    def _clone(self) -> ImageQuerySet:
+        clone = super()._clone()
+        clone._search_owner_id = self._search_owner_id
+        return clone
+
+    def _owner_kept(self, combined: ImageQuerySet, other: object) -> ImageQuerySet:
+        # A union or symmetric difference holds one owner's rows only if both sides do.
+        if getattr(other, "_search_owner_id", None) != self._search_owner_id:
+            combined._search_owner_id = None
+        return combined
+
+    def __or__(self, other: object) -> ImageQuerySet:
+        return self._owner_kept(super().__or__(other), other)
+
+    def __xor__(self, other: object) -> ImageQuerySet:
+        return self._owner_kept(super().__xor__(other), other)
+
     def owned_by(self, user) -> ImageQuerySet:
-        return self.filter(owner=user)
+        images = self.filter(owner=user)
+        images._search_owner_id = user.pk
+        return images
 
     def visible(self) -> ImageQuerySet:
         """Not in the trash: what every listing, search and board shows."""
@@ -149,7 +173,7 @@ class ImageQuerySet(models.QuerySet):
     def search(self, query: str) -> ImageQuerySet:
         """Images whose prompt, revised prompt or tags hold every word of ``query`` as a word
         prefix, through the database's full-text index (see ``gallery.search``)."""
-        return search.filter_images(self, query)
+        return search.filter_images(self, query, owner_id=self._search_owner_id)
 
 
 def image_upload_to(instance: Image, filename: str) -> str:

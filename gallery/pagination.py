@@ -56,7 +56,8 @@ def keyset_page(
         # Walk up from the cursor in the opposite order, then show the page newest first.
         window = list(
             rows.filter(
-                Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=key)
+                Q(created_at__gte=created_at),
+                Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=key),
             ).order_by("created_at", "id")[: size + 1]
         )
         has_newer = len(window) > size
@@ -68,7 +69,12 @@ def keyset_page(
         )
     if before is not None:
         created_at, key = before
-        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=key))
+        # The redundant created_at <= bound is what an index can start from (the OR alone makes
+        # PostgreSQL walk every newer row to reach the cursor).
+        rows = rows.filter(
+            Q(created_at__lte=created_at),
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=key),
+        )
     window = list(rows.order_by(*ORDER_NEWEST_FIRST)[: size + 1])
     items = window[:size]
     return KeysetPage(

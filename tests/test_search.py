@@ -124,9 +124,57 @@ SEARCHES = [
 ]
 
 
+@pytest.fixture(params=["few", "many"])
+def plan(request, monkeypatch) -> str:
+    """Both of search's plans: the matches lead (few), or the listing leads (many)."""
+    few = request.param == "few"
+    monkeypatch.setattr(search, "FEW_MATCHES", 1_000_000 if few else -1)  # SQLite
+    monkeypatch.setattr(search, "SAMPLE_MATCHES", 1_000_000 if few else 0)  # PostgreSQL
+    return request.param
+
+
 @pytest.mark.parametrize(("query", "expected"), SEARCHES)
-def test_search_finds_the_same_on_every_database(user, library, query, expected):
+def test_search_finds_the_same_on_every_database(user, library, plan, query, expected):
     assert found(user, library, query) == expected
+
+
+def test_search_finds_the_same_without_an_owner_first(user, other_user, library, plan):
+    """Searched before the owner filter, or across owners, the index answers for everyone."""
+    names = {image.pk: name for name, image in library.items()}
+
+    def found_in(images) -> set[str]:
+        return {names[image.pk] for image in images}
+
+    assert found_in(Image.objects.search("moun")) == {"mountains", "theirs"}
+    assert found_in(Image.objects.search("moun").owned_by(other_user)) == {"theirs"}
+    assert found_in(Image.objects.owned_by(other_user).search("moun")) == {"theirs"}
+    both = Image.objects.owned_by(user) | Image.objects.owned_by(other_user)
+    assert found_in(both.search("landsc")) == {"mountains", "theirs"}
+    assert found_in(Image.objects.owned_by(user).search("lake")) == set()
+
+
+def test_search_pages_by_cursor_in_order(user, plan):
+    """Many matches sharing one instant: keyset pages of a search never repeat or skip one."""
+    from django.utils import timezone
+
+    from gallery.pagination import keyset_page
+
+    instant = timezone.now()
+    made = [make_image(user, f"harbour {n}") for n in range(30)]
+    Image.objects.filter(pk__in=[image.pk for image in made[:20]]).update(created_at=instant)
+    seen, cursor = [], None
+    while True:
+        page = keyset_page(
+            selectors.image_list(owner=user, query="harb"), size=7, older_than=cursor
+        )
+        seen += [image.pk for image in page.items]
+        if not page.older:
+            break
+        cursor = page.older
+    expected = list(
+        Image.objects.filter(pk__in=[image.pk for image in made]).values_list("pk", flat=True)
+    )
+    assert seen == expected
 
 
 NASTY_QUERIES = [

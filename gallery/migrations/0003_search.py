@@ -10,11 +10,11 @@ from gallery import search
 
 
 def install(apps, schema_editor):
-    search.install(schema_editor.connection, search.tables_for(apps))
+    search.install(schema_editor.connection, search.tables_for(apps), search.SCHEMA_0003)
 
 
 def uninstall(apps, schema_editor):
-    search.uninstall(schema_editor.connection, search.tables_for(apps))
+    search.uninstall(schema_editor.connection, search.tables_for(apps), search.SCHEMA_0003)
 
 
 class Migration(migrations.Migration):

@@ -14,8 +14,9 @@ register = template.Library()
 
 
 # "Select all" says how many images it covers, counting no further than this: a count over a
-# listing of 100,000 images on every page would cost more than the page itself.
-SELECT_ALL_COUNT_CAP = 10_000
+# listing of 100,000 images on every page would cost more than the page itself; past it the
+# bar says "1,000+", and "Select all" still covers every image of the listing.
+SELECT_ALL_COUNT_CAP = 1_000
 
 
 @register.simple_tag(takes_context=True)

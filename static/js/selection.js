@@ -11,7 +11,7 @@
   const clearButton = form.querySelector('[data-select="none"]');
   const selectAllButton = form.querySelector('[data-select="all"]');
   const total = parseInt(form.dataset.total || "0", 10);
-  // The server counts at most 10,000; past that it says so, and "Select all" still covers all.
+  // The server counts at most 1,000; past that it says so, and "Select all" still covers all.
   const totalMore = form.dataset.totalMore === "1";
   let allMode = false;
   let lastIndex = null;
