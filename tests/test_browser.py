@@ -566,6 +566,22 @@ def test_the_gallery_opens_on_images_each_whole(new_context, live_server, user):
         expect(page.get_by_role("button", name="Generate", exact=True)).to_be_in_viewport()
 
 
+def test_each_named_field_and_button_of_the_contract_is_found_once(page, live_server, user):
+    """A person (or a test) who asks for "Tags" or "Select all" finds exactly one thing, as
+    Playwright's label and role lookups match by substring: no other field may share the word."""
+    seed_mixed(user, 6)
+    log_in(page, live_server.url, "alice", "alice-password-123")
+    page.goto(live_server.url + "/")
+    for label in ("Prompt", "Model", "Number of images", "Size", "Response format", "Tags"):
+        assert page.get_by_label(label).count() == 1, label
+    for name in ("Generate", "Options", "Select all"):
+        assert page.get_by_role("button", name=name).count() == 1, name
+    expect(page.get_by_role("link", name="Favourites")).to_have_count(1)
+    page.get_by_role("checkbox", name="Select").first.check()
+    for name in ("Download ZIP", "Move to trash", "Add tag", "Add to board"):
+        assert page.get_by_role("button", name=name).count() == 1, name
+
+
 def test_more_images_load_as_you_scroll_and_older_works_without_script(
     new_context, live_server, user, settings
 ):
