@@ -77,7 +77,9 @@ def _tile(request: HttpRequest, image, scope: LiveScope) -> str:
     )
 
 
-def _generation_state(generation: Generation) -> dict:
+def generation_state(generation: Generation, *, kept: int | None = None) -> dict:
+    """What a generation page needs to show itself: status, reasons, and how many images are
+    kept (``generation.kept``, from ``selectors.generation_with_kept``, unless given)."""
     return {
         "id": str(generation.pk),
         "status": generation.status,
@@ -89,7 +91,7 @@ def _generation_state(generation: Generation) -> dict:
         "error": generation.error,
         "item_errors": generation.item_errors,
         "n": generation.n,
-        "kept": generation.kept,
+        "kept": generation.kept if kept is None else kept,
     }
 
 
@@ -126,7 +128,7 @@ def render_event(request: HttpRequest, event: GalleryEvent, scope: LiveScope) ->
                 owner=request.user, generation_id=scope.generation_id
             )
             if generation is not None:
-                messages.append(_message(event, "generation", _generation_state(generation)))
+                messages.append(_message(event, "generation", generation_state(generation)))
         return messages
 
     # The gallery: tiles that belong to its listing, removals, and the recent generations.

@@ -183,23 +183,6 @@ def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
     )
 
 
-def generation_state(request: HttpRequest, generation: Generation) -> dict:
-    """What a generation page needs to show itself: status, reasons, how many images are kept,
-    and (for the JSON fallback) the tiles. The live channel sends the same, without tiles."""
-    return {
-        "id": str(generation.pk),
-        "status": generation.status,
-        "status_label": generation.get_status_display(),
-        "finished": generation.is_finished,
-        "waiting": generation.is_waiting,
-        "wait_reason": generation.wait_reason if generation.is_waiting else "",
-        "can_retry": generation.can_retry,
-        "error": generation.error,
-        "item_errors": generation.item_errors,
-        "n": generation.n,
-    }
-
-
 @login_required
 @require_GET
 def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
@@ -209,8 +192,8 @@ def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
     next_url = reverse("gallery:generation", args=[generation.pk])
     return JsonResponse(
         {
-            **generation_state(request, generation),
-            "kept": len(images),
+            # The same state the live channel sends, plus the tiles.
+            **live.generation_state(generation, kept=len(images)),
             # While a streaming model works, its latest partial image, refining in place.
             "partial": (
                 None
