@@ -345,12 +345,19 @@ def image_lineage(*, image: Image, limit: int = 24) -> dict:
     parent = generation.parent_image if generation is not None else None
     if parent is not None and (parent.owner_id != image.owner_id or parent.trashed_at):
         parent = None
-    children = list(
-        Image.objects.owned_by(image.owner)
-        .visible()
-        .filter(generation__parent_image=image)
-        .select_related("generation")
-        .order_by("-created_at", "-id")[:limit]
+    # The generations made from this image first (by their own index: usually none, at most a
+    # few); a join ordered by date would walk all of the owner's images to find them.
+    derived = list(Generation.objects.filter(parent_image=image).values_list("pk", flat=True))
+    children = (
+        list(
+            Image.objects.owned_by(image.owner)
+            .visible()
+            .filter(generation_id__in=derived)
+            .select_related("generation")
+            .order_by("-created_at", "-id")[:limit]
+        )
+        if derived
+        else []
     )
     made_by = ""
     if parent is not None:
