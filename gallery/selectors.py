@@ -45,10 +45,12 @@ def image_list(
     favourites: bool = False,
     board: Board | None = None,
     order: str = NEWEST,
+    whole: bool = False,
 ) -> QuerySet[Image]:
     """The owner's visible images matching every filter, in a total order (created_at, id).
 
-    Unsliced: pages slice it with :func:`image_page`, "Select all" acts on all of it.
+    Unsliced: pages slice it with :func:`image_page`, "Select all" acts on all of it (and says
+    so with ``whole``, so that a search plans for every match rather than for a page).
     """
     images = Image.objects.owned_by(owner).visible()
     if tag:
@@ -61,7 +63,7 @@ def image_list(
     if board is not None:
         images = images.filter(board_entries__board=board)
     if query:
-        images = images.search(query)
+        images = images.search(query, whole=whole)
     if order == NEWEST:
         return images.order_by("-created_at", "-id")
     return images.order_by("created_at", "id")
@@ -274,6 +276,7 @@ def image_selection(*, owner, ids=None, filters: dict | None = None) -> QuerySet
             query=filters.get("q") or None,
             favourites=bool(filters.get("favourites")),
             board=board,
+            whole=True,
         )
     return Image.objects.owned_by(owner).visible().filter(pk__in=list(ids or []))
 
