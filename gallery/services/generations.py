@@ -247,29 +247,34 @@ def generation_pick(*, now: datetime | None = None) -> Generation | None:
     )
 
 
+def _claim(generation_id, *, worker_id: str, now: datetime) -> Generation | None:
+    """Take a queued generation for ``worker_id`` with a fresh lease; None if another did."""
+    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.RUNNING,
+        worker_id=worker_id[:64],
+        lease_expires_at=now + timedelta(seconds=settings.NOVISURF_LEASE_SECONDS),
+        started_at=now,
+        attempts=F("attempts") + 1,
+        not_before=None,
+        wait_reason="",
+    )
+    if not claimed:
+        return None
+    generation = Generation.objects.select_related("owner").get(pk=generation_id)
+    _emit(generation)
+    return generation
+
+
 def generation_claim_next(*, worker_id: str, now: datetime | None = None) -> Generation | None:
     """Claim the fairest runnable generation for ``worker_id``, with a fresh lease."""
     for _ in range(5):  # another worker may claim our pick first: pick again
-        now = now or timezone.now()
-        candidate = generation_pick(now=now)
+        moment = now or timezone.now()
+        candidate = generation_pick(now=moment)
         if candidate is None:
             return None
-        claimed = Generation.objects.filter(
-            pk=candidate.pk, status=Generation.Status.QUEUED
-        ).update(
-            status=Generation.Status.RUNNING,
-            worker_id=worker_id[:64],
-            lease_expires_at=now + timedelta(seconds=settings.NOVISURF_LEASE_SECONDS),
-            started_at=now,
-            attempts=F("attempts") + 1,
-            not_before=None,
-            wait_reason="",
-        )
-        if claimed:
-            generation = Generation.objects.select_related("owner").get(pk=candidate.pk)
-            _emit(generation)
+        generation = _claim(candidate.pk, worker_id=worker_id, now=moment)
+        if generation is not None:
             return generation
-        now = None
     return None
 
 
@@ -283,16 +288,7 @@ def generation_work(*, worker_id: str | None = None) -> Generation | None:
     generation = generation_claim_next(worker_id=worker_id)
     if generation is None:
         return None
-    with _LeaseKeeper(generation.pk, worker_id):
-        try:
-            _generate(generation)
-        except Exception:
-            logger.exception("Generation %s stopped by an unexpected error", generation.pk)
-            _finish(
-                generation,
-                item_errors=generation.item_errors,
-                error="An unexpected error stopped this generation; the server log has details.",
-            )
+    _run_leased(generation, worker_id=worker_id)
     # An owner held back by their running cap has runnable work that no wake-up may be left
     # for: leave one, now that a slot is free.
     if Generation.objects.filter(_runnable(timezone.now())).exists():
@@ -301,22 +297,16 @@ def generation_work(*, worker_id: str | None = None) -> Generation | None:
 
 
 def generation_run(*, generation_id: str) -> Generation | None:
-    """Run this generation now if it is queued (tests, and wake-ups queued before the fair
-    queue, which named their generation)."""
+    """Run this generation now if it is queued, whatever the queue's order (tests and scripts
+    that name one); None if it is not queued."""
     worker_id = default_worker_id()
-    now = timezone.now()
-    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-        status=Generation.Status.RUNNING,
-        worker_id=worker_id,
-        lease_expires_at=now + timedelta(seconds=settings.NOVISURF_LEASE_SECONDS),
-        started_at=now,
-        attempts=F("attempts") + 1,
-        not_before=None,
-        wait_reason="",
-    )
-    if not claimed:
-        return None
-    generation = Generation.objects.select_related("owner").get(pk=generation_id)
+    generation = _claim(generation_id, worker_id=worker_id, now=timezone.now())
+    if generation is not None:
+        _run_leased(generation, worker_id=worker_id)
+    return generation
+
+
+def _run_leased(generation: Generation, *, worker_id: str) -> None:
     with _LeaseKeeper(generation.pk, worker_id):
         try:
             _generate(generation)
@@ -327,7 +317,6 @@ def generation_run(*, generation_id: str) -> Generation | None:
                 item_errors=generation.item_errors,
                 error="An unexpected error stopped this generation; the server log has details.",
             )
-    return generation
 
 
 class _LeaseKeeper:
