@@ -98,6 +98,25 @@ def test_toolbar_actions_on_ids_and_on_select_all(alice, user):
     assert "Type a tag name" in answer.content.decode()
 
 
+def test_a_board_page_takes_selected_images_off_the_board_and_keeps_them(alice, user):
+    images = make_images(user, 3, prompt="boats at dusk")
+    board = services.board_create(owner=user, name="Boats")
+    alice.post(
+        "/selection", {"action": "board-add", "all": "1", "q": "boats", "boards": [board.pk]}
+    )
+    page = alice.get(f"/boards/{board.pk}/").content.decode()
+    assert ">Remove from board</button>" in page
+    assert ">Remove from board</button>" not in alice.get("/").content.decode()
+    answer = alice.post(
+        "/selection",
+        {"action": "board-remove", "board": board.pk, "ids": [str(images[0].pk)]},
+        follow=True,
+    )
+    assert "Took 1 image off “Boats”." in answer.content.decode()
+    assert selectors.image_list(owner=user, board=board).count() == 2
+    assert selectors.image_list(owner=user).count() == 3  # off the board, not deleted
+
+
 def test_move_to_trash_offers_undo_then_restore_and_delete_forever(
     alice, user, django_capture_on_commit_callbacks
 ):

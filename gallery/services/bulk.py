@@ -17,7 +17,7 @@ from django.db.models import QuerySet, Value
 from django.utils import timezone
 
 from ..models import BulkAction, GalleryEvent, Image, TaggedImage
-from .boards import board_images_add
+from .boards import board_images_add, board_images_remove
 from .events import event_emit
 from .images import tags_for
 from .sql import insert_from_select
@@ -25,7 +25,15 @@ from .trash import images_trash
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("tag-add", "tag-remove", "board-add", "favourite", "unfavourite", "trash")
+ACTIONS = (
+    "tag-add",
+    "tag-remove",
+    "board-add",
+    "board-remove",
+    "favourite",
+    "unfavourite",
+    "trash",
+)
 
 
 class BulkActionInvalid(ValueError):
@@ -127,6 +135,14 @@ def bulk_apply(*, owner, action: str, params: dict, images: QuerySet[Image]) -> 
         board_images_add(boards=boards, images=images)
         names = ", ".join(f"“{board.name}”" for board in boards)
         return BulkResult(action, count, f"Added {_n(count)} to {names}.")
+    if action == "board-remove":
+        from ..models import Board
+
+        board = Board.objects.filter(owner=owner, pk=params.get("board") or 0).first()
+        if board is None:
+            raise BulkActionInvalid("That board is gone.")
+        removed = board_images_remove(board=board, images=images)
+        return BulkResult(action, removed, f"Took {_n(removed)} off “{board.name}”.")
     if action in ("favourite", "unfavourite"):
         count = images_favourite_set(owner=owner, images=images, favourite=action == "favourite")
         verb = "Marked" if action == "favourite" else "Unmarked"

@@ -46,6 +46,9 @@ def selection_act(request: HttpRequest) -> HttpResponse:
             params["tags"] = split_tags(request.POST.get("tag", ""))[:20]
         if action == "board-add":
             params["boards"] = _boards(request)
+        if action == "board-remove":
+            board = request.POST.get("board", "")
+            params["board"] = int(board) if board.isdigit() else None
         outcome = services.bulk_action_start(
             owner=request.user, action=action, params=params, selection=selection, images=images
         )
