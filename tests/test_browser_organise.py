@@ -145,6 +145,7 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     expect(page).to_have_url(re.compile(rf"/images/{UUID_RE}/"))
     favourite = page.get_by_role("button", name="Favourite")
     before = favourite.get_attribute("aria-pressed")
+    page.wait_for_load_state("domcontentloaded")  # the key's script has run by then
     page.keyboard.press("f")
     expect(favourite).to_have_attribute("aria-pressed", "false" if before == "true" else "true")
     page.get_by_role("button", name="Copy as API call").click()
