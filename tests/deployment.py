@@ -1,5 +1,5 @@
 """README's "Deploying" section as processes: the commands and settings that the scale test and
-the scale bench run, and that the README shows (tests/test_deploy_files.py holds them equal).
+the scale bench run, and that the README shows (tests/system/test_deploy_files.py holds them equal).
 
 A ``Deployment`` starts web processes (gunicorn serving the ASGI app with uvicorn workers) and
 task workers (``manage.py worker``) on free loopback ports with one environment, and stops them

@@ -12,7 +12,7 @@ from api.renderers.procedural import compose_scaled
 from gallery import services
 from gallery.models import Generation
 from novisurf.protocol import PROCEDURAL_MODEL
-from tests.test_browser import browser, log_in, new_context  # noqa: F401 - fixtures
+from tests.browser.test_gallery import browser, log_in, new_context  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PROMPT = "a neon city skyline at night with stars over the waves"

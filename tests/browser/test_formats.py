@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from gallery import services
 from gallery.models import Generation
 from tests import test_browser as journey
-from tests.test_browser import ALL_IMAGES_LOADED, DECODE_ALL_IMAGES, TIMEOUT_MS, log_in
+from tests.browser.test_gallery import ALL_IMAGES_LOADED, DECODE_ALL_IMAGES, TIMEOUT_MS, log_in
 
 # The main browser tests' fixtures (Chromium, contexts), shared by name.
 browser, new_context = journey.browser, journey.new_context

@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 
 from gallery import services
 from gallery.models import Generation, Image
-from tests.test_operations import s3_down  # noqa: F401 - a fixture, used by name
+from tests.system.test_operations import s3_down  # noqa: F401 - a fixture, used by name
 from tests.utils import b64, image_bytes
 
 GENERATIONS = "/v1/images/generations"

@@ -16,7 +16,7 @@ from django.urls import reverse
 from gallery import selectors, services
 from gallery.models import Board, Image
 from tests import utils
-from tests.organise_factories import distinct_png, make_images
+from tests.factories import distinct_png, make_images
 
 pytestmark = pytest.mark.django_db
 

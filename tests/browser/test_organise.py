@@ -20,7 +20,7 @@ from api.renderers.procedural import compose
 from gallery import services
 from gallery.models import Board, Image
 from tests import test_browser as journey
-from tests.test_browser import (
+from tests.browser.test_gallery import (
     ALL_IMAGES_LOADED,
     DECODE_ALL_IMAGES,
     TIMEOUT_MS,

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from gallery import services
 from gallery.models import FileJournal, Image
-from tests.test_operations import s3_down  # noqa: F401 - a fixture, used by name
+from tests.system.test_operations import s3_down  # noqa: F401 - a fixture, used by name
 from tests.utils import png_bytes
 
 pytestmark = pytest.mark.django_db

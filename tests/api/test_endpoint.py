@@ -661,7 +661,7 @@ def test_a_url_whose_image_is_gone_is_a_json_404(live_server, issued):
 
 # -- the README's curl example ------------------------------------------------------------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 README_BASE_URL = "http://127.0.0.1:8000/v1"
 README_KEY = "dkai_..."
 README_AUTH = f'"Authorization: Bearer {README_KEY}"'

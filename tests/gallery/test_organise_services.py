@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 from gallery import selectors, services
 from gallery.models import Board, BulkAction, Image
 from gallery.services.files import storage
-from tests.organise_factories import distinct_png, make_images
+from tests.factories import distinct_png, make_images
 
 pytestmark = pytest.mark.django_db
 
