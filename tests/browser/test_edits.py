@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from gallery.models import Generation, Image
 from novisurf.protocol import PROCEDURAL_MODEL
-from tests import test_browser as journey
+from tests.browser import test_gallery as journey
 from tests.browser.test_gallery import ALL_IMAGES_LOADED, TIMEOUT_MS, UUID_RE, log_in, seed_generation
 
 # The main browser tests' fixtures (Chromium, contexts, the task worker), shared by name.

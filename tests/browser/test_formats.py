@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from gallery import services
 from gallery.models import Generation
-from tests import test_browser as journey
+from tests.browser import test_gallery as journey
 from tests.browser.test_gallery import ALL_IMAGES_LOADED, DECODE_ALL_IMAGES, TIMEOUT_MS, log_in
 
 # The main browser tests' fixtures (Chromium, contexts), shared by name.

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from api.renderers.procedural import compose
 from gallery import services
 from gallery.models import Board, Image
-from tests import test_browser as journey
+from tests.browser import test_gallery as journey
 from tests.browser.test_gallery import (
     ALL_IMAGES_LOADED,
     DECODE_ALL_IMAGES,

@@ -29,7 +29,7 @@ from gallery.models import Generation, Image, UserLimits
 from tests.utils import b64, png_bytes, storage_env
 
 GENERATIONS = "/v1/images/generations"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -24,7 +24,7 @@ from tests.deployment import (
 )
 from tests.servers import SETTINGS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 DEPLOYING = README[
     README.index("## Deploying") : README.index("\n## ", README.index("## Deploying") + 5)

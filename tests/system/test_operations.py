@@ -25,7 +25,7 @@ from novisurf import logcontext
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEX32 = r"[0-9a-f]{32}"
 CLOSED_S3 = {
     "BACKEND": "storages.backends.s3.S3Storage",

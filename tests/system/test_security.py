@@ -17,7 +17,7 @@ from api.services import apikey_authenticate, apikey_create, apikey_revoke
 from gallery import services
 from gallery.models import Generation, Tag
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOGIN = "/accounts/login/"
 
 

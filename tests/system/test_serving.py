@@ -21,7 +21,7 @@ import requests
 
 from tests.utils import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.process
 

@@ -19,7 +19,7 @@ from django.db import connection
 from tests.servers import SETTINGS, TEST_PREFIX
 from tests.utils import is_stored, stored_names
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 REAL = os.environ.get("NOVISURF_REAL_SERVERS") == "1"
 
 
