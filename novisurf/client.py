@@ -27,7 +27,7 @@ import requests
 import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-AUTH_HEADERS = ("bearer", "x-api-key")
+AUTH_HEADERS = ("bearer", "x-api-key", "api-key")
 USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
 
@@ -126,6 +126,8 @@ class ClientConfig:
     max_retry_after: float = 30.0
     max_download_bytes: int = 50 * 1024 * 1024
     download_timeout: float = 30.0
+    # Query parameters sent with every call (Azure OpenAI's ``api-version``).
+    query: tuple[tuple[str, str], ...] = ()
 
 
 class ImageClient:
@@ -223,6 +225,8 @@ class ImageClient:
             return {}
         if self.config.auth_header == "x-api-key":
             return {"X-API-Key": self.config.api_key}
+        if self.config.auth_header == "api-key":  # Azure OpenAI
+            return {"api-key": self.config.api_key}
         return {"Authorization": f"Bearer {self.config.api_key}"}
 
     def _request_json(
@@ -268,6 +272,7 @@ class ImageClient:
                 response = self.session.request(
                     method,
                     url,
+                    params=self.config.query or None,
                     json=json_body if form is None and files is None else None,
                     data=form,
                     files=files,
