@@ -37,6 +37,7 @@ ENGINE_AUTH_HEADERS = {
     "x-key": ("x-key", ""),
     "key": ("Authorization", "Key "),
     "x-goog-api-key": ("x-goog-api-key", ""),
+    "basic": ("Authorization", "Basic "),  # the key already base64("user:password") (A1111)
 }
 USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
