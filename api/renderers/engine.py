@@ -162,10 +162,10 @@ def completed_event(request: GenerationRequest, image: RenderedImage) -> StreamE
     )
 
 
-def quietly(call: Callable[[], object]) -> None:
+def quietly(call: Callable[..., object], *args: object, **kwargs: object) -> None:
     """A best-effort call (a cancel): its failure must not hide the error that led to it."""
     with contextlib.suppress(ClientError):
-        call()
+        call(*args, **kwargs)
 
 
 class PartialSchedule:
