@@ -144,6 +144,21 @@ class FakeServer:
         return request
 
 
+class FakeCDN(FakeServer):
+    """A provider's media host: result images by URL, with no key (another origin than the
+    API, as fal.media or replicate.delivery are)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, bytes] = {}
+
+    def route(self, request: Recorded) -> Reply:
+        data = self.files.get(request.path)
+        if data is None:
+            return Reply(404, b"Not Found", {})
+        return Reply(200, data, {"Content-Type": "image/png"})
+
+
 def parse_multipart(
     content_type: str, body: bytes
 ) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:

@@ -18,23 +18,11 @@ from __future__ import annotations
 import threading
 import uuid
 
-from tests.fakes import FakeServer, Recorded, Reply, picture
+from tests.fakes import FakeCDN, FakeServer, Recorded, Reply, picture
+
+__all__ = ["KEY", "FakeCDN", "FakeFal"]
 
 KEY = "fal-key-id:fal-key-secret"
-
-
-class FakeCDN(FakeServer):
-    """fal's media host: the images, with no key."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: dict[str, bytes] = {}
-
-    def route(self, request: Recorded) -> Reply:
-        data = self.files.get(request.path)
-        if data is None:
-            return Reply(404, b"Not Found", {})
-        return Reply(200, data, {"Content-Type": "image/png"})
 
 
 class FakeFal(FakeServer):
