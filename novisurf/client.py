@@ -669,6 +669,9 @@ def _error_fields(response: requests.Response) -> tuple[str, str | None, str | N
         return (f"{error}: {errors}" if isinstance(errors, str) and errors else error), None, None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return body["message"], None, None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return "; ".join(errors)[:500], None, None  # Stability's {"name", "errors": [...]}
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, str) and detail:
         return detail, None, None  # FastAPI's HTTPException (A1111, BFL, fal)
