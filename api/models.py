@@ -42,6 +42,12 @@ class ApiKey(models.Model):
         ),
     )
 
+    allowed_models = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The model names this key may use (aliases included); empty: every model.",
+    )
+
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
@@ -54,6 +60,9 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models
 
 
 def issued_image_upload_to(instance: IssuedImage, filename: str) -> str:
