@@ -140,7 +140,7 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
     limit = settings.NOVISURF_MAX_EDIT_BODY_BYTES
     if request.content_type != "multipart/form-data":
         raise ProtocolError(
-            "Send an edit as multipart/form-data, as the OpenAI SDK does "
+            "Send an edit as multipart/form-data, as the OpenAI SDK does, or as JSON "
             f"(this request is {request.content_type or 'without a Content-Type'}).",
             code="invalid_content_type",
         )
