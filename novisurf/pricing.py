@@ -44,6 +44,9 @@ class Price:
     text_input_per_mtok: Decimal | None = None
     image_input_per_mtok: Decimal | None = None
     output_per_mtok: Decimal | None = None
+    # What a request that names no quality (or "auto") is billed at, where the model has one
+    # (DALL·E 3: standard); None: any quality may come back, so the dearest is assumed.
+    default_quality: str | None = None
 
     @property
     def by_token(self) -> bool:
@@ -54,6 +57,8 @@ class Price:
         if not self.per_image:
             return ZERO
         tier = size_tier(size)
+        if quality in (None, "", "auto") and self.default_quality:
+            quality = self.default_quality
         candidates = [
             (q, price)
             for (q, t), price in self.per_image.items()
@@ -145,7 +150,8 @@ DALL_E_3 = Price(
         ("standard", WIDE): d("0.08"),
         ("hd", SQUARE): d("0.08"),
         ("hd", WIDE): d("0.12"),
-    }
+    },
+    default_quality="standard",
 )
 DALL_E_2 = Price(
     per_image={
