@@ -59,7 +59,14 @@ class KeyLimitReached(Exception):
     """The owner has as many active keys as one person may have."""
 
 
-def apikey_create(*, owner, name: str = "", is_service: bool = False) -> tuple[ApiKey, str]:
+def apikey_create(
+    *,
+    owner,
+    name: str = "",
+    is_service: bool = False,
+    keep_images: bool = True,
+    monthly_budget: Decimal | None = None,
+) -> tuple[ApiKey, str]:
     """Make a key for ``owner``; returns the row and the raw key, which is never stored.
 
     A person may hold NOVISURF_MAX_KEYS_PER_USER active keys (the gallery's own key, made by
@@ -82,8 +89,20 @@ def apikey_create(*, owner, name: str = "", is_service: bool = False) -> tuple[A
         prefix=raw_key[:12],
         key_hash=hash_key(raw_key),
         is_service=is_service,
+        keep_images=keep_images,
+        monthly_budget=monthly_budget or None,
     )
     return api_key, raw_key
+
+
+def apikey_settings_set(
+    *, api_key: ApiKey, keep_images: bool, monthly_budget: Decimal | None
+) -> ApiKey:
+    """Whether the key's images are kept, and its own monthly budget (None or 0: none)."""
+    api_key.keep_images = keep_images
+    api_key.monthly_budget = monthly_budget or None
+    api_key.save(update_fields=["keep_images", "monthly_budget"])
+    return api_key
 
 
 def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
