@@ -67,9 +67,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
             # so that no one revokes it by mistake (`make run` repairs it if it is revoked).
             "keys": keys,
             "settings_forms": [
-                (key, _settings_form(key))
-                for key in keys
-                if key.revoked_at is None
+                (key, _settings_form(key)) for key in keys if key.revoked_at is None
             ],
             "form": form,
             "new_key": new_key,
@@ -99,7 +97,9 @@ def _settings_form(key: ApiKey) -> KeySettingsForm:
 @login_required
 @require_POST
 def key_settings(request: HttpRequest, key_id: int) -> HttpResponse:
-    api_key = ApiKey.objects.active().filter(owner=request.user, pk=key_id, is_service=False).first()
+    api_key = (
+        ApiKey.objects.active().filter(owner=request.user, pk=key_id, is_service=False).first()
+    )
     if api_key is None:
         raise Http404("No such key.")
     form = KeySettingsForm(request.POST, prefix=f"key{api_key.pk}")
