@@ -22,50 +22,43 @@ from novisurf.pricing import PriceBook, usd_text
 from novisurf.protocol import MODELS, GenerationRequest, ProtocolError
 from novisurf_site import keeping
 
-from . import renderers
 from .models import ApiKey, Spend, month_start
+from .renderers.builtin import BUILTIN_PROVIDER
+from .renderers.registry import router
 
 logger = logging.getLogger(__name__)
-BUILT_IN_PROVIDER = "built-in"
 MICROS = Decimal(1_000_000)
 
 
 def price_book() -> PriceBook:
     """The defaults, with each configured provider's ``price_per_image`` over them; the
     renderer built in is free."""
-    per_image = {}
-    for config in _provider_configs():
-        price = getattr(config, "price_per_image", None)
-        if price is not None:
-            per_image[config.name] = Decimal(str(price))
+    per_image = {
+        renderer.name: Decimal(str(renderer.config.price_per_image))
+        for renderer in _router_renderers()
+        if renderer.config.price_per_image is not None
+    }
     free = tuple(model for model, spec in MODELS.items() if spec.procedural)
     return PriceBook(
-        provider_per_image=per_image, free_models=free, free_providers=(BUILT_IN_PROVIDER,)
+        provider_per_image=per_image, free_models=free, free_providers=(BUILTIN_PROVIDER,)
     )
 
 
-def _provider_configs() -> list:
-    configs = getattr(renderers, "provider_configs", None)
+def _router_renderers() -> list:
     try:
-        return list(configs()) if callable(configs) else []
+        return list(router().renderers.values())
     except Exception:  # a providers file that does not load is reported where it is loaded
+        logger.debug("No router to price providers by", exc_info=True)
         return []
 
 
 def provider_for(model: str) -> str:
-    """The name of the provider that will serve ``model`` (before it is asked)."""
-    spec = MODELS.get(model)
-    if spec is not None and spec.procedural:
-        return BUILT_IN_PROVIDER
-    lookup = getattr(renderers, "provider_for", None)
-    if callable(lookup):
-        try:
-            name = lookup(model)
-        except Exception:
-            name = None
-        if name:
-            return str(getattr(name, "name", name))
-    return "upstream"
+    """The name of the provider that will serve ``model`` first (before it is asked)."""
+    try:
+        routes = router().routes(model)
+    except Exception:
+        routes = []
+    return routes[0].renderer.name if routes else ""
 
 
 def worst_case(*, request: GenerationRequest, provider: str) -> Decimal:

@@ -260,6 +260,7 @@ def generation_stream(*, request: GenerationRequest, api_key: ApiKey) -> Streame
     except BaseException:
         budgets.spend_settle(reservation=reservation, cost=Decimal(0))
         raise
+    provider = getattr(events, "provider", "") or provider
     expected = budgets.price_book().estimate(
         provider=provider,
         model=request.model,
@@ -276,6 +277,10 @@ def generation_stream(*, request: GenerationRequest, api_key: ApiKey) -> Streame
                 _collect_completed(event, images, usages)
                 yield event
         finally:
+            # The provider's slot is let go even when the client leaves half-way.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
             usage = _usage_sum(usages)
             cost = budgets.request_cost(
                 request=request, provider=provider, usage=usage, images=len(images)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
+
+import requests
 
 from novisurf.client import (
     ClientConfig,
@@ -33,6 +36,21 @@ FIRST_POLL_INTERVAL = 0.05
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 
 
+_local = threading.local()
+
+
+def session_for(config: ProviderConfig) -> requests.Session:
+    """This thread's session for the provider: its connections are kept between requests (a
+    TLS handshake with a cloud API costs more than most answers), and no two threads share one."""
+    sessions = getattr(_local, "sessions", None)
+    if sessions is None:
+        sessions = _local.sessions = {}
+    key = (config.name, config.base_url)
+    if key not in sessions:
+        sessions[key] = requests.Session()
+    return sessions[key]
+
+
 def engine_client(
     config: ProviderConfig, *, auth_header: str = "bearer", base_url: str | None = None
 ) -> ImageClient:
@@ -50,7 +68,8 @@ def engine_client(
             backoff=float(config.options.get("retry_backoff", 0.5)),
             max_retry_after=min(10.0, config.timeout),
             max_download_bytes=MAX_IMAGE_BYTES,
-        )
+        ),
+        session=session_for(config),
     )
 
 
