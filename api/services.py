@@ -112,6 +112,13 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
+def apikey_is_active(*, raw_key: str) -> bool:
+    """Whether ``raw_key`` is an active key; nothing recorded (checked before a body is read)."""
+    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
+        return False
+    return ApiKey.objects.active().filter(key_hash=hash_key(raw_key)).exists()
+
+
 def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
     """The active key matching ``raw_key``, its use recorded; ``None`` for anything else."""
     if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
