@@ -42,7 +42,6 @@ class ApiKey(models.Model):
             "and not listed on its owner's keys page."
         ),
     )
-
     keep_images = models.BooleanField(
         "Keep images made with this key",
         default=True,
@@ -54,6 +53,11 @@ class ApiKey(models.Model):
         null=True,
         blank=True,
         help_text="USD this key may spend in a calendar month; empty: only its owner's budget.",
+    )
+    allowed_models = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The model names this key may use (aliases included); empty: every model.",
     )
 
     objects = ApiKeyQuerySet.as_manager()
@@ -68,6 +72,9 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models
 
 
 def issued_image_upload_to(instance: IssuedImage, filename: str) -> str:

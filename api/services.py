@@ -105,6 +105,26 @@ def apikey_settings_set(
     return api_key
 
 
+class UnknownModels(ValueError):
+    """Model names that no provider serves (the message lists them)."""
+
+
+def apikey_models_set(*, api_key: ApiKey, models: list[str]) -> ApiKey:
+    """Limit ``api_key`` to ``models`` (names clients send, aliases included); [] allows all.
+
+    Only models that can answer now may be named, so that a typo does not lock a key out."""
+    wanted = list(dict.fromkeys(m.strip() for m in models if m.strip()))
+    unknown = [m for m in wanted if not renderers.serves(m)]
+    if unknown:
+        raise UnknownModels(
+            f"No provider serves {', '.join(unknown)}; the models here are "
+            f"{', '.join(m.id for m in renderers.listed())}."
+        )
+    api_key.allowed_models = wanted
+    api_key.save(update_fields=["allowed_models"])
+    return api_key
+
+
 def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()

@@ -226,7 +226,7 @@ def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
     _count_request(api_key)
     generation = validate_generation(
-        read_json_body(request), serves=renderers.serves, spec_of=renderers.spec_of
+        read_json_body(request), serves=renderers.serves_for(api_key), spec_of=renderers.spec_of
     )
     return _answer(request, generation, api_key)
 
@@ -236,7 +236,9 @@ def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
     _count_request(api_key)
     fields, files = read_multipart_body(request)
-    edit = validate_edit(fields, files, serves=renderers.serves, spec_of=renderers.spec_of)
+    edit = validate_edit(
+        fields, files, serves=renderers.serves_for(api_key), spec_of=renderers.spec_of
+    )
     services.edit_images_check(request=edit)
     return _answer(request, edit, api_key)
 
@@ -303,16 +305,15 @@ async def _pulled_in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 @api_view(("GET",))
 def models_list(request: HttpRequest) -> JsonResponse:
-    authenticate(request)
-    return JsonResponse(
-        {"object": "list", "data": [_model_object(model) for model in renderers.listed()]}
-    )
+    api_key = authenticate(request)
+    listed = [model for model in renderers.listed() if api_key.allows(model.id)]
+    return JsonResponse({"object": "list", "data": [_model_object(model) for model in listed]})
 
 
 @api_view(("GET",))
 def model_detail(request: HttpRequest, model: str) -> JsonResponse:
-    authenticate(request)
-    found = next((m for m in renderers.listed() if m.id == model), None)
+    api_key = authenticate(request)
+    found = next((m for m in renderers.listed() if m.id == model and api_key.allows(m.id)), None)
     if found is None:
         raise ProtocolError(
             f"The model '{model}' does not exist", status=404, param="model", code="model_not_found"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from novisurf.protocol import MODELS
 
-from . import services
+from . import renderers, services
 from .models import ApiKey
 
 
@@ -73,8 +73,35 @@ def key_list(request: HttpRequest) -> HttpResponse:
             "new_key": new_key,
             "base_url": request.build_absolute_uri("/v1"),
             "models": [spec for spec in MODELS.values() if spec.procedural],
+            "available_models": [model.id for model in renderers.listed()],
         },
     )
+
+
+class AllowedModelsForm(forms.Form):
+    models = forms.CharField(label="Allowed models", max_length=2000, required=False)
+
+    def clean_models(self) -> list[str]:
+        return [m.strip() for m in self.cleaned_data["models"].split(",") if m.strip()]
+
+
+@login_required
+@require_POST
+def key_models(request: HttpRequest, key_id: int) -> HttpResponse:
+    """Which models a key may use: names separated by commas; empty allows every model."""
+    api_key = ApiKey.objects.filter(owner=request.user, pk=key_id, is_service=False).first()
+    if api_key is None:
+        raise Http404("No such key.")
+    form = AllowedModelsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.apikey_models_set(api_key=api_key, models=form.cleaned_data["models"])
+        except services.UnknownModels as exc:
+            messages.error(request, f"Key {api_key.prefix}…: {exc}")
+        else:
+            allowed = ", ".join(api_key.allowed_models) or "every model"
+            messages.success(request, f"Key {api_key.prefix}… may use {allowed}.")
+    return redirect("keys:list")
 
 
 @login_required

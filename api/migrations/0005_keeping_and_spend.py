@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('api', '0003_apikey_total_ordering'),
+        ('api', '0004_apikey_allowed_models'),
     ]
 
     operations = [
