@@ -28,6 +28,7 @@ from .files import files_delete_now, files_delete_on_commit, files_sweep
 from .generations import (
     EditSourceMissing,
     LimitReached,
+    generation_cancel,
     generation_claim_next,
     generation_create,
     generation_pick,
@@ -95,6 +96,7 @@ __all__ = [
     "files_delete_now",
     "files_delete_on_commit",
     "files_sweep",
+    "generation_cancel",
     "generation_claim_next",
     "generation_create",
     "generation_pick",

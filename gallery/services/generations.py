@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from novisurf.client import (
+    Cancelled,
     ClientError,
     EndpointError,
     EndpointUnavailable,
@@ -87,7 +88,7 @@ def limits_check(*, owner, n: int, now: datetime | None = None) -> None:
         day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
         used = (
             Generation.objects.filter(owner=owner, created_at__gte=day_start)
-            .exclude(status=Generation.Status.FAILED)
+            .exclude(status__in=(Generation.Status.FAILED, Generation.Status.CANCELLED))
             .aggregate(total=Sum("n"))["total"]
             or 0
         )
@@ -175,6 +176,33 @@ def generation_retry(*, generation: Generation) -> Generation:
         _emit(generation)
         queue_wake()
     return generation
+
+
+def generation_cancel(*, generation: Generation) -> Generation:
+    """Stop a queued or running generation: it stores nothing more, and says "Cancelled".
+
+    Only the row changes here; a worker running it sees the status between two steps (a retry,
+    a download, a streamed event, an image to store), closes the stream or stops asking, and
+    leaves the row as it is. Images already stored stay. A finished generation is left alone.
+    """
+    with transaction.atomic():
+        changed = Generation.objects.filter(
+            pk=generation.pk, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
+        ).update(
+            status=Generation.Status.CANCELLED,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            not_before=None,
+            wait_reason="",
+        )
+        generation.refresh_from_db()
+        if changed:
+            _emit(generation)
+    return generation
+
+
+def _is_cancelled(generation_id) -> bool:
+    return Generation.objects.filter(pk=generation_id, status=Generation.Status.CANCELLED).exists()
 
 
 def queue_wake(*, run_after: datetime | None = None) -> None:
@@ -353,6 +381,7 @@ class _LeaseKeeper:
 
 
 def _generate(generation: Generation) -> None:
+    stop = _stopper(generation)
     wanted = _indexes_to_ask(generation)
     request = {
         "prompt": generation.prompt,
@@ -367,12 +396,14 @@ def _generate(generation: Generation) -> None:
     }
     try:
         if generation.kind == Generation.Kind.EDIT:
-            items, usage = _edit(generation, request, wanted)
+            items, usage = _edit(generation, request, wanted, stop)
         elif _streams(generation):
-            items, usage = _generate_streaming(generation, request, wanted)
+            items, usage = _generate_streaming(generation, request, wanted, stop)
         else:
-            result = endpoint_client().generate(**request)
+            result = endpoint_client(stop=stop).generate(**request)
             items, usage = result.items, result.fields.get("usage")
+    except Cancelled:
+        return  # the row already says so; nothing more is stored
     except EditSourceMissing as exc:
         _finish(generation, item_errors=[], error=str(exc))
         return
@@ -387,6 +418,8 @@ def _generate(generation: Generation) -> None:
     # Each answer is stored at its own index; one already stored (by a worker that died after
     # storing it) is kept as it is: an image is never stored twice, whoever ran it before.
     for item, index in zip(items, wanted, strict=False):
+        if stop():
+            return
         reason = item.error
         if item.data is not None and reason is None:
             try:
@@ -420,15 +453,23 @@ def _streams(generation: Generation) -> bool:
     )
 
 
-def _generate_streaming(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+def _stopper(generation: Generation):
+    """``stop()`` for one run: True once the generation was cancelled (one small query)."""
+    return lambda: _is_cancelled(generation.pk)
+
+
+def _generate_streaming(
+    generation: Generation, request: dict, indexes, stop
+) -> tuple[list, dict | None]:
     """The images of a streamed generation; each partial image on the way becomes a
     ``partial`` event carrying a small WebP preview, for the generation page."""
     request = {k: v for k, v in request.items() if k not in ("stream", "response_format")}
     request.setdefault("partial_images", PARTIAL_IMAGES)
-    return _read_stream(generation, endpoint_client().generate_stream(**request), indexes)
+    events = endpoint_client(stop=stop).generate_stream(**request)
+    return _read_stream(generation, events, indexes, stop)
 
 
-def _edit(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+def _edit(generation: Generation, request: dict, indexes, stop) -> tuple[list, dict | None]:
     """An edit: ``/v1/images/edits`` with the parent's original and the mask, streamed where
     the model streams (its partial images shown as a generation's are)."""
     from .edits import edit_files  # edits builds on generation_create: imported when used
@@ -438,18 +479,24 @@ def _edit(generation: Generation, request: dict, indexes) -> tuple[list, dict | 
     if _streams(generation):
         fields.pop("response_format", None)
         fields.setdefault("partial_images", PARTIAL_IMAGES)
-        events = endpoint_client().edit_stream(fields=fields, files=files)
-        return _read_stream(generation, events, indexes)
-    result = endpoint_client().edit(fields=fields, files=files)
+        events = endpoint_client(stop=stop).edit_stream(fields=fields, files=files)
+        return _read_stream(generation, events, indexes, stop)
+    result = endpoint_client(stop=stop).edit(fields=fields, files=files)
     return result.items, result.fields.get("usage")
 
 
-def _read_stream(generation: Generation, events, indexes) -> tuple[list, dict | None]:
+def _read_stream(generation: Generation, events, indexes, stop) -> tuple[list, dict | None]:
     indexes = list(indexes)
     cap = settings.NOVISURF_MAX_IMAGE_BYTES
     items: list[ResultItem] = []
     usages: list[dict] = []
     for event in events:
+        if stop():
+            # Closing the stream closes the connection: the provider sees the client leave.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+            raise Cancelled("Cancelled while the image stream was open.")
         payload = event.json()
         kind = (payload.get("type") if isinstance(payload, dict) else None) or event.event or ""
         if kind == "error" or (isinstance(payload, dict) and payload.get("error")):
@@ -575,17 +622,22 @@ def _defer(generation: Generation, exc: ClientError) -> None:
         return
     shown = date_format(timezone.localtime(until), "H:i")
     with transaction.atomic():
-        Generation.objects.filter(pk=generation.pk).update(
-            status=Generation.Status.QUEUED,
-            worker_id="",
-            lease_expires_at=None,
-            not_before=until,
-            waiting_since=since,
-            wait_reason=f"Waiting for the provider until {shown}: {exc.message}",
+        deferred = (
+            Generation.objects.filter(pk=generation.pk)
+            .exclude(status=Generation.Status.CANCELLED)
+            .update(
+                status=Generation.Status.QUEUED,
+                worker_id="",
+                lease_expires_at=None,
+                not_before=until,
+                waiting_since=since,
+                wait_reason=f"Waiting for the provider until {shown}: {exc.message}",
+            )
         )
         generation.refresh_from_db()
-        _emit(generation)
-        queue_wake(run_after=until)
+        if deferred:
+            _emit(generation)
+            queue_wake(run_after=until)
 
 
 def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
@@ -601,18 +653,24 @@ def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
     generation.not_before = None
     generation.wait_reason = ""
     with transaction.atomic():
-        generation.save(
-            update_fields=[
-                "status",
-                "error",
-                "item_errors",
-                "finished_at",
-                "lease_expires_at",
-                "not_before",
-                "wait_reason",
-            ]
+        # Only a running generation finishes: one cancelled meanwhile keeps saying so.
+        finished = (
+            Generation.objects.filter(pk=generation.pk)
+            .exclude(status=Generation.Status.CANCELLED)
+            .update(
+                status=generation.status,
+                error=generation.error,
+                item_errors=generation.item_errors,
+                finished_at=generation.finished_at,
+                lease_expires_at=None,
+                not_before=None,
+                wait_reason="",
+            )
         )
-        _emit(generation)
+        if finished:
+            _emit(generation)
+        else:
+            generation.refresh_from_db()
 
 
 def _emit(generation: Generation) -> None:
