@@ -325,7 +325,7 @@ def usage_by_model(*, owner) -> list[dict]:
         Generation.objects.filter(owner=owner)
         .values("model")
         .annotate(**USAGE_SUMS)
-        .order_by("-total_tokens", "model")
+        .order_by(F("total_tokens").desc(nulls_last=True), "model")
     )
     return list(rows)
 
@@ -335,7 +335,7 @@ def usage_by_user() -> list[dict]:
     rows = (
         Generation.objects.values("owner__username")
         .annotate(**USAGE_SUMS)
-        .order_by("-total_tokens", "owner__username")
+        .order_by(F("total_tokens").desc(nulls_last=True), "owner__username")
     )
     return list(rows)
 

@@ -82,3 +82,63 @@ def test_a_queued_generation_is_cancelled_from_the_gallery_and_its_page(
     page.screenshot(path=str(shots / "cancel-page-cancelled-desktop-light.png"))
     page.reload()
     expect(page.locator("#generation-status")).to_have_text("Cancelled")
+
+
+def test_a_new_key_is_shown_once_copied_and_revoked_only_when_confirmed(
+    new_context, live_server, user, shots
+):
+    from api.models import ApiKey
+
+    for scheme in ("light", "dark"):
+        for screen, options in SCREENS.items():
+            context = new_context(color_scheme=scheme, **options)
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = context.new_page()
+            log_in(page, live_server.url, "alice", PASSWORD)
+            page.goto(f"{live_server.url}/keys/")
+            page.get_by_label("Label").fill(f"laptop {scheme} {screen}")
+            page.get_by_role("button", name="Create key").click()
+            expect(page).to_have_url(f"{live_server.url}/keys/")  # redirected: a reload is a GET
+            key = page.locator("#new-key").inner_text()
+            assert key.startswith("dkai_")
+            page.get_by_role("button", name="Copy", exact=True).click()
+            expect(page.locator(".copy-note")).to_have_text("Copied to the clipboard.")
+            assert page.evaluate("navigator.clipboard.readText()") == key
+            page.screenshot(path=str(shots / f"keys-new-{screen}-{scheme}.png"), full_page=True)
+            page.reload()
+            expect(page.locator("#new-key")).to_have_count(0)
+            page.close()
+    assert ApiKey.objects.filter(owner=user).count() == 4  # one per press, none per reload
+
+    page = new_context().new_page()
+    log_in(page, live_server.url, "alice", PASSWORD)
+    page.goto(f"{live_server.url}/keys/")
+    first = ApiKey.objects.filter(owner=user).order_by("created_at").first()
+    page.get_by_role("link", name=f"Revoke key {first.prefix}…").click()
+    expect(page.get_by_role("heading", name=f"Revoke key {first.prefix}…?")).to_be_visible()
+    page.screenshot(path=str(shots / "keys-revoke-confirm-desktop-light.png"))
+    page.get_by_role("link", name="Keep it").click()
+    first.refresh_from_db()
+    assert first.revoked_at is None
+    page.get_by_role("link", name=f"Revoke key {first.prefix}…").click()
+    page.get_by_role("button", name="Revoke", exact=True).click()
+    expect(page.get_by_text(f"Key {first.prefix}… is revoked")).to_be_visible()
+    first.refresh_from_db()
+    assert first.revoked_at is not None
+
+
+def test_the_usage_page_says_a_dash_not_none(page, live_server, user, shots):
+    Generation.objects.create(
+        owner=user,
+        prompt="a fox",
+        model="dall-e-2",
+        n=1,
+        size="256x256",
+        response_format="url",
+        status=Generation.Status.FAILED,
+    )
+    log_in(page, live_server.url, "alice", PASSWORD)
+    page.goto(f"{live_server.url}/usage/")
+    expect(page.locator("main")).not_to_contain_text("None")
+    expect(page.locator("main td").first).to_be_visible()
+    page.screenshot(path=str(shots / "usage-desktop-light.png"))
