@@ -105,9 +105,12 @@ def test_a_cancelled_stream_is_closed_and_nothing_more_is_kept(provider, user):
             yield f"event: image_generation.partial_image\ndata: {json.dumps(partial)}\n\n"
             # "Cancel" is pressed once the page has shown the first partial image.
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not GalleryEvent.objects.filter(
-                generation_id=generation.pk, kind="partial"
-            ).exists():
+            while (
+                time.monotonic() < deadline
+                and not GalleryEvent.objects.filter(
+                    generation_id=generation.pk, kind="partial"
+                ).exists()
+            ):
                 time.sleep(0.02)
             cancel_in_database(generation.pk)
             for index in (1, 2):

@@ -1280,8 +1280,13 @@ def test_usage_never_says_none_for_generations_without_usage(client, user):
     from gallery.models import Generation
 
     Generation.objects.create(
-        owner=user, prompt="a fox", model="dall-e-2", n=1, size="256x256",
-        response_format="url", status=Generation.Status.FAILED,
+        owner=user,
+        prompt="a fox",
+        model="dall-e-2",
+        n=1,
+        size="256x256",
+        response_format="url",
+        status=Generation.Status.FAILED,
     )
     client.force_login(user)
     page = client.get("/usage/").content.decode()
