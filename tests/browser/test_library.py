@@ -6,6 +6,7 @@ folder NOVISURF_SCREENSHOTS names (else the test's own)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,73 @@ def test_the_usage_page_says_a_dash_not_none(page, live_server, user, shots):
     expect(page.locator("main")).not_to_contain_text("None")
     expect(page.locator("main td").first).to_be_visible()
     page.screenshot(path=str(shots / "usage-desktop-light.png"))
+
+
+def seed_busy_gallery(user) -> None:
+    """A gallery with everything the home page can show above its images: recent generations
+    (queued, running, failed), tags, favourites."""
+    from tests.browser.test_gallery import seed_generation
+
+    for index in range(3):
+        seed_generation(user, f"Harbour lights number {index}", n=2, tags=("harbour", f"t{index}"))
+    queued(user, "A queued lighthouse in fog, waiting its turn")
+    running = queued(user, "A running desert caravan at dusk")
+    Generation.objects.filter(pk=running.pk).update(status=Generation.Status.RUNNING)
+    failed = queued(user, "A failed attempt at a glass whale")
+    Generation.objects.filter(pk=failed.pk).update(
+        status=Generation.Status.FAILED, error="Your prompt was rejected by the safety system."
+    )
+
+
+def test_on_a_phone_the_first_image_is_on_the_first_screen(new_context, live_server, user, shots):
+    seed_busy_gallery(user)
+    for scheme in ("light", "dark"):
+        page = new_context(color_scheme=scheme, **SCREENS["phone"]).new_page()
+        log_in(page, live_server.url, "alice", PASSWORD)
+        for name, path in (("home", "/"), ("tag", "/?tag=harbour"), ("search", "/?q=harbour")):
+            page.goto(f"{live_server.url}{path}")
+            first = page.locator("main .tile img").first
+            expect(first).to_be_visible()
+            box = first.bounding_box()
+            page.screenshot(path=str(shots / f"phone-first-screen-{name}-{scheme}.png"))
+            assert box["y"] + min(box["height"], 120) <= 844, (name, box)
+        page.close()
+
+
+def test_the_keyboard_reaches_the_images_at_once_and_walks_them_with_arrows(
+    page, live_server, user, shots
+):
+    seed_busy_gallery(user)
+    log_in(page, live_server.url, "alice", PASSWORD)
+    page.goto(f"{live_server.url}/")
+    page.wait_for_load_state("load")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to images")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    page.screenshot(path=str(shots / "keyboard-skip-link-desktop-light.png"))
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    tiles = page.locator("main .tile .tile-link")
+    expect(tiles.nth(0)).to_be_focused()
+    # One stop per tile: the next Tab is the next tile, not its checkbox or star.
+    page.keyboard.press("Tab")
+    expect(tiles.nth(1)).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(tiles.nth(2)).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(tiles.nth(1)).to_be_focused()
+    page.keyboard.press("Home")
+    expect(tiles.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    first_y = tiles.nth(0).bounding_box()["y"]
+    focused_y = page.evaluate("document.activeElement.getBoundingClientRect().y")
+    assert focused_y > first_y  # a row down
+    page.keyboard.press("ArrowUp")
+    expect(tiles.nth(0)).to_be_focused()
+    # The tile's own controls are keys away, not Tab stops: Space selects, F stars.
+    page.keyboard.press("Space")
+    expect(page.locator("main .tile .tile-check").nth(0)).to_be_checked()
+    page.screenshot(path=str(shots / "keyboard-tile-selected-desktop-light.png"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/images/"))
