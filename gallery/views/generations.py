@@ -1,13 +1,14 @@
-"""A generation's own actions beyond its page: cancelling it."""
+"""A generation's actions taken from wherever it is shown (the gallery, its page): cancelling it,
+and the state a script shows afterwards."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from .. import live, selectors, services
-from ._common import back
+from .. import services
+from ._common import back, generation_json, wants_json
 from .pages import _generation_or_404
 
 
@@ -21,7 +22,6 @@ def generation_cancel(request: HttpRequest, generation_id) -> HttpResponse:
     """
     generation = _generation_or_404(request, generation_id)
     services.generation_cancel(generation=generation)
-    if "application/json" in request.headers.get("Accept", ""):
-        kept = selectors.generation_with_kept(owner=request.user, generation_id=generation.pk)
-        return JsonResponse(live.generation_state(kept))
+    if wants_json(request):
+        return generation_json(request, generation)
     return back(request, "gallery:generation", generation_id=generation.pk)

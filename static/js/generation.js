@@ -149,7 +149,7 @@
     if (tile) tile.remove();
   });
   source.addEventListener("generation", (event) => showState(JSON.parse(event.data)));
-  document.addEventListener("generation:cancelled", (event) => showState(event.detail));
+  document.addEventListener("generation:changed", (event) => showState(event.detail));
   source.addEventListener("partial", (event) => showPartial(JSON.parse(event.data), false));
   window.addEventListener("pagehide", () => source.close());
 })();

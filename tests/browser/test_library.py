@@ -19,6 +19,7 @@ from tests.browser.test_gallery import log_in
 
 # The main browser tests' fixtures (Chromium, contexts, a page), shared rather than copied.
 browser, new_context, page = journey.browser, journey.new_context, journey.page
+task_worker = journey.task_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -213,3 +214,47 @@ def test_the_keyboard_reaches_the_images_at_once_and_walks_them_with_arrows(
     page.screenshot(path=str(shots / "keyboard-tile-selected-desktop-light.png"))
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/images/"))
+
+
+def test_generate_keeps_me_in_the_gallery_and_queues_prompts_in_a_row(
+    new_context, live_server, user, gallery_endpoint, task_worker, shots
+):
+    from tests.browser.test_gallery import seed_generation
+
+    seed_generation(user, "An old harbour at dusk", n=2)
+    page = new_context().new_page()
+    log_in(page, live_server.url, "alice", PASSWORD)
+    prompt_field = page.get_by_label("Prompt", exact=True)
+    prompts = ["A paper boat on a puddle", "A paper boat on a river", "A paper boat at sea"]
+    page.get_by_role("button", name="Options", exact=True).click()
+    page.get_by_label("Number of images", exact=True).fill("2")
+    page.get_by_role("button", name="Options", exact=True).click()
+    for prompt in prompts:
+        prompt_field.fill(prompt)
+        page.get_by_role("button", name="Generate", exact=True).click()
+        entry = page.locator("#recent-list .recent-entry").filter(has_text=prompt)
+        expect(entry.locator(".status")).to_have_text("Queued")
+        expect(prompt_field).to_have_value(prompt)  # kept for a variation
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.locator("#generate-note")).to_contain_text("Queued: “A paper boat at sea”")
+    expect(page.locator("#recent-list .recent-slot")).to_have_count(6)
+    page.screenshot(path=str(shots / "generate-inline-queued-desktop-light.png"))
+
+    page.evaluate("window.__novisurfMarker = 1")
+    task_worker.start()
+    gallery = page.get_by_role("region", name="Your gallery")
+    for prompt in prompts:
+        expect(gallery.get_by_alt_text(prompt, exact=True)).to_have_count(2)
+        entry = page.locator("#recent-list .recent-entry").filter(has_text=prompt)
+        expect(entry.locator(".status")).to_have_text("Done")
+    assert page.evaluate("window.__novisurfMarker") == 1, "the page was reloaded"
+    # The newest at the top of the listing.
+    first_alt = gallery.locator(".tile img").first.get_attribute("alt")
+    assert first_alt == prompts[-1]
+    assert Generation.objects.filter(owner=user).count() == 4
+    page.screenshot(path=str(shots / "generate-inline-done-desktop-light.png"))
+    for scheme in ("light", "dark"):
+        phone = new_context(color_scheme=scheme, **SCREENS["phone"]).new_page()
+        log_in(phone, live_server.url, "alice", PASSWORD)
+        phone.screenshot(path=str(shots / f"generate-inline-phone-{scheme}.png"))
+        phone.close()

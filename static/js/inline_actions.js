@@ -1,10 +1,11 @@
-// "Cancel" on a queued or running generation, without leaving the page: the form is posted
-// in the background; the page's live channel (or the answer itself) shows "Cancelled".
-// Without script the form posts and comes back to the same page.
+// "Cancel" and "Retry" on a generation, without leaving the page: the form is posted in the
+// background and the answer (the generation's state) is shown where the button was; the live
+// channel keeps it up to date from there. Without script the form posts and the server answers
+// with a page.
 (function () {
   "use strict";
   document.addEventListener("submit", async (event) => {
-    const form = event.target.closest("form.cancel-form");
+    const form = event.target.closest("form.inline-action");
     if (!form) return;
     event.preventDefault();
     const button = form.querySelector("button");
@@ -18,16 +19,15 @@
       });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const state = await response.json();
-      form.hidden = true;
       const entry = form.closest("[data-generation-id]");
-      if (entry) {
-        const label = entry.querySelector(".status");
-        if (label) {
-          label.textContent = state.status_label;
-          label.className = "status status-" + state.status;
-        }
+      if (entry && state.html) {
+        const template = document.createElement("template");
+        template.innerHTML = state.html.trim();
+        entry.replaceWith(template.content.firstElementChild);
+      } else {
+        form.hidden = true;
       }
-      document.dispatchEvent(new CustomEvent("generation:cancelled", { detail: state }));
+      document.dispatchEvent(new CustomEvent("generation:changed", { detail: state }));
     } catch (err) {
       form.submit();  // let the server answer the plain way
     } finally {
