@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0004_search_prefix_index'),
+        ('gallery', '0005_api_source_and_cost'),
     ]
 
     operations = [
