@@ -314,7 +314,8 @@ def thumbnail(image: Image.Image, *, max_side: int) -> tuple[bytes, int, int]:
     """A WebP no larger than ``max_side`` on either side; returns the bytes and its size."""
     thumb = _fit(image, max_side)
     buffer = io.BytesIO()
-    thumb.save(buffer, "WEBP", quality=82, method=4)
+    # method=2: less than half the encoding time of 4, for files about a tenth larger.
+    thumb.save(buffer, "WEBP", quality=82, method=2)
     return buffer.getvalue(), thumb.width, thumb.height
 
 
