@@ -124,6 +124,8 @@ class GenerationAnswer:
     data: list[dict]
     # usage, background, output_format, quality, size...: the renderer's or the upstream's own.
     fields: dict = field(default_factory=dict)
+    # The name of the provider that made the images.
+    provider: str = ""
 
     def body(self) -> dict:
         return {"created": self.created, **self.fields, "data": self.data}
@@ -153,7 +155,9 @@ def generation_answer(
     if request.response_format == "url":
         issued_images_prune()
     fields = {k: v for k, v in result.fields.items() if v is not None}
-    return GenerationAnswer(created=int(time.time()), data=data, fields=fields)
+    return GenerationAnswer(
+        created=int(time.time()), data=data, fields=fields, provider=result.provider
+    )
 
 
 def edit_images_check(*, request: GenerationRequest) -> None:

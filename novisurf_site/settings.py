@@ -282,6 +282,11 @@ NOVISURF_UPSTREAM_BASE = env.str("NOVISURF_UPSTREAM_BASE", default="")
 NOVISURF_UPSTREAM_KEY = env.str("NOVISURF_UPSTREAM_KEY", default="")
 NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default="bearer").lower()
 NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
+# Requests in flight to that upstream at once (per process); more wait, then get a 429.
+NOVISURF_UPSTREAM_MAX_CONCURRENCY = env.int("NOVISURF_UPSTREAM_MAX_CONCURRENCY", default=8)
+# The providers, aliases and models the endpoint routes to (TOML; see the README). Empty: the
+# built-in renderer and the upstream above only. A wrong file stops startup.
+NOVISURF_PROVIDERS_FILE = env.str("NOVISURF_PROVIDERS_FILE", default="")
 
 # Active API keys one person may hold.
 NOVISURF_MAX_KEYS_PER_USER = env.int("NOVISURF_MAX_KEYS_PER_USER", default=20)
