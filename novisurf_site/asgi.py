@@ -28,4 +28,9 @@ class OneHopASGIHandler(ASGIHandler):
 
 
 django.setup(set_prefix=False)
-application = OneHopASGIHandler()
+django_application = OneHopASGIHandler()
+
+from novisurf_site.body_limits import BodyLimitMiddleware  # noqa: E402 - needs settings
+
+# Bodies are refused from their headers before Django reads (and spools) them.
+application = BodyLimitMiddleware(django_application)

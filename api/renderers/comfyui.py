@@ -98,6 +98,7 @@ def fill_workflow(workflow: Mapping[str, Any], values: Mapping[str, Any]) -> dic
 class ComfyUIRenderer(Renderer):
     kind = "comfyui"
     previews = True
+    needs_workflow = True
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

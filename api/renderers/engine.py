@@ -163,22 +163,32 @@ def partial_event(request: GenerationRequest, data: bytes, index: int) -> Stream
             "b64_json": base64.b64encode(data).decode("ascii"),
             "created_at": int(time.time()),
             "partial_image_index": index,
-            "size": request.size,
+            **_event_fields(request),
         }
     )
 
 
 def completed_event(request: GenerationRequest, image: RenderedImage) -> StreamEvent:
-    width, height = request.dimensions
     return StreamEvent.of(
         {
             "type": f"{request.event_prefix}.completed",
             "b64_json": base64.b64encode(image.data).decode("ascii"),
             "created_at": int(time.time()),
-            "size": f"{width}x{height}",
+            **_event_fields(request),
             "output_format": _format_of([image]),
         }
     )
+
+
+def _event_fields(request: GenerationRequest) -> dict[str, str]:
+    """The fields OpenAI's image events carry besides the image, as far as an engine knows them."""
+    width, height = request.dimensions
+    return {
+        "background": "opaque",
+        "output_format": "png",
+        "quality": str(request.options.get("quality", "auto")),
+        "size": f"{width}x{height}",
+    }
 
 
 def quietly(call: Callable[..., object], *args: object, **kwargs: object) -> None:
