@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, UUIDField
 from django.db.models.functions import Lower, TruncDate
 
+from . import search
 from .listing import NEWEST, Cursor, ImagePage, Listing
 from .models import Board, BoardImage, GalleryEvent, Generation, Image, Tag, TaggedImage
 
@@ -67,6 +68,39 @@ def image_list(
     if order == NEWEST:
         return images.order_by("-created_at", "-id")
     return images.order_by("created_at", "id")
+
+
+# A listing says how many images match, counting no further than this: past it, "1,000+".
+MATCH_COUNT_CAP = 1_000
+
+
+def image_count_capped(
+    *,
+    owner,
+    tag: str | None = None,
+    query: str | None = None,
+    favourites: bool = False,
+    board: Board | None = None,
+    cap: int | None = None,
+) -> tuple[int, bool]:
+    """How many images a listing holds, up to ``cap``, and whether there are more.
+
+    Never builds every match: the listing's own page plan walks no further than ``cap + 1``
+    rows, and for a search alone the index may answer first (see ``search.count_floor``).
+    """
+    cap = MATCH_COUNT_CAP if cap is None else cap
+    if query and not tag and not favourites and board is None:
+        floor = search.count_floor(Image.objects.db, query, owner_id=owner.pk)
+        if floor is not None and floor > cap:
+            # The index counts trashed images too: enough left over without them is "cap+".
+            trashed = Image.objects.owned_by(owner).trashed().order_by()[: floor + 1].count()
+            if floor - trashed > cap:
+                return cap, True
+    images = image_list(owner=owner, tag=tag, query=query, favourites=favourites, board=board)
+    # Sliced with its order kept: the walk stops at cap + 1 rows (without the order, SQLite
+    # may first build every match of a common word).
+    total = images.values("pk")[: cap + 1].count()
+    return min(total, cap), total > cap
 
 
 def listing_images(*, owner, listing: Listing, board: Board | None = None) -> QuerySet[Image]:
