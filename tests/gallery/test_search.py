@@ -431,7 +431,10 @@ def test_the_page_names_the_part_it_ignored_and_counts_matches(client, user, ani
     response = client.get(reverse("gallery:home"), {"q": "fox before:notadate"})
     assert response.status_code == 200
     text = response.content.decode()
-    assert "\N{LEFT DOUBLE QUOTATION MARK}before:notadate\N{RIGHT DOUBLE QUOTATION MARK} was ignored" in text
+    assert (
+        "\N{LEFT DOUBLE QUOTATION MARK}before:notadate\N{RIGHT DOUBLE QUOTATION MARK} was ignored"
+        in text
+    )
     assert "2 images match" in text
 
 
