@@ -1,10 +1,12 @@
-"""Background work: tasks take ids (or nothing), load nothing themselves, and call a service."""
+"""Background work: tasks take ids (or nothing), load nothing themselves, and call a service.
+
+Services enqueue these tasks, so each task imports the services inside its body: no module-level
+circle between the two.
+"""
 
 from __future__ import annotations
 
 from django_tasks import TaskContext, task
-
-from . import endpoint, services
 
 
 def _worker_id(context: TaskContext) -> str | None:
@@ -14,23 +16,31 @@ def _worker_id(context: TaskContext) -> str | None:
 
 @task(takes_context=True)
 def generation_work(context: TaskContext) -> None:
-    """A wake-up: run the fairest queued generation, if any (see services.generations)."""
-    services.generation_work(worker_id=_worker_id(context))
+    """A wake-up: run the fairest queued generation, if any (see services.queue)."""
+    from .services import generation_work
+
+    generation_work(worker_id=_worker_id(context))
 
 
 @task()
 def run_generation(generation_id: str) -> None:
     """Wake-ups queued before the fair queue named their generation; they now just wake."""
-    services.generation_work()
+    from .services import generation_work
+
+    generation_work()
 
 
 @task()
 def models_refresh() -> None:
     """Fill the cache of the endpoint's models, which the generation form offers."""
-    endpoint.models_refresh()
+    from .provider_client import models_refresh
+
+    models_refresh()
 
 
 @task()
 def bulk_action_work(bulk_id: str) -> None:
     """Run one big bulk action (tag, trash, ... thousands of images) off the request."""
-    services.bulk_action_run(bulk_id=bulk_id)
+    from .services import bulk_action_run
+
+    bulk_action_run(bulk_id=bulk_id)

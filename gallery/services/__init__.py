@@ -22,25 +22,16 @@ from .bulk import (
     images_tag_add,
     images_tag_remove,
 )
-from .edits import EditRejected, edit_create, edit_files, edit_model_for, mask_check
+from .edits import (
+    EditRejected,
+    EditSourceMissing,
+    edit_create,
+    edit_files,
+    edit_model_for,
+    mask_check,
+)
 from .events import event_emit, events_emit_many, events_prune
 from .files import files_delete_now, files_delete_on_commit, files_sweep
-from .generations import (
-    EditSourceMissing,
-    LimitReached,
-    generation_claim_next,
-    generation_create,
-    generation_pick,
-    generation_retry,
-    generation_run,
-    generation_work,
-    limits_check,
-    limits_for,
-    queue_sweep,
-    queue_wake,
-    worker_heartbeat,
-    workers_alive,
-)
 from .images import (
     download_stem,
     image_delete,
@@ -53,7 +44,19 @@ from .images import (
     tags_for,
 )
 from .imports import ImportResult, image_import
+from .limits import LimitReached, limits_check, limits_for
 from .maintenance import maintenance_run, stale_task_rows_fail, task_results_prune, trash_purge
+from .queue import (
+    generation_claim_next,
+    generation_create,
+    generation_pick,
+    generation_retry,
+    queue_sweep,
+    queue_wake,
+    worker_heartbeat,
+    workers_alive,
+)
+from .runner import generation_run, generation_work
 from .storage_check import StorageReport, storage_check
 from .trash import (
     TrashBatch,

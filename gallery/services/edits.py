@@ -2,7 +2,7 @@
 
 The edit is saved (with its mask in storage) and queued like any generation; the worker sends
 the parent's original bytes and the mask to the endpoint's ``/v1/images/edits`` (see
-``generations._generate``), and the images it stores link back to the parent through
+``runner``), and the images it stores link back to the parent through
 ``Generation.parent_image``.
 """
 
@@ -20,10 +20,14 @@ from novisurf.protocol import PROCEDURAL_MODEL, spec_for
 from .. import imaging
 from ..models import Generation, Image, mask_upload_to
 from .files import files_delete_now, files_journal_settle, files_journal_writing, storage
-from .generations import EditSourceMissing, generation_create
+from .queue import generation_create
 
 # A mask is one PNG the size of the image; no honest one is larger than this.
 MAX_MASK_BYTES = 32 * 1024 * 1024
+
+
+class EditSourceMissing(Exception):
+    """The image an edit starts from is gone (deleted for good, or its file lost)."""
 
 
 class EditRejected(Exception):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ..models import Image
 from .events import events_prune
 from .files import files_sweep
-from .generations import queue_sweep
+from .queue import queue_sweep
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from gallery.endpoint import model_label as _model_label
 from gallery.forms import size_label as _size_label
 from gallery.listing import local_day as _local_day
+from gallery.provider_client import model_label as _model_label
 
 register = template.Library()
 

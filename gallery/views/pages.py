@@ -18,10 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
 
 from .. import delivery, imaging, live, search, selectors, services
-from ..endpoint import model_choices
 from ..forms import EditForm, GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
+from ..provider_client import model_choices
 
 logger = logging.getLogger(__name__)
 

@@ -224,7 +224,7 @@ def test_two_web_two_workers_one_killed(settings, tmp_path, capsys):
     duplicates = len(twice) + len(across)
     assert duplicates == 0, (list(twice), across)
     # A generation taken up after its worker died asks the deterministic built-in renderer for
-    # the whole request again (services.generations._indexes_to_ask): no picture twice in one.
+    # the whole request again (services.runner._indexes_to_ask): no picture twice in one.
     repeated = (
         images.values("generation", "content_hash")
         .annotate(copies=Count("pk"))

@@ -14,6 +14,8 @@ from django.core.cache import cache
 from novisurf.client import ClientConfig, ClientError, ImageClient
 from novisurf.protocol import MODELS
 
+from . import tasks
+
 logger = logging.getLogger(__name__)
 MODELS_CACHE_SECONDS = 300
 IMAGE_MODEL_HINTS = ("image", "dall-e", "flux", "diffusion", "sdxl", "imagen", "procedural")
@@ -71,8 +73,6 @@ def _refresh_soon() -> None:
     # One refresh at a time: the marker lives as long as a failed answer is cached.
     if not cache.add(f"{_models_cache_key()}:refreshing", True, 30):
         return
-    from . import tasks  # tasks import the services, which import this module
-
     try:
         tasks.models_refresh.enqueue()
     except Exception:  # a task backend that is down must not take the form with it

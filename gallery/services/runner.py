@@ -1,0 +1,260 @@
+"""Running a claimed generation: ask the endpoint, store what came back, record what failed,
+wait for a provider that asked us to, and finish."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from novisurf.client import ClientError, EndpointError, EndpointUnavailable, RateLimited
+from novisurf.protocol import MODELS, accepts_response_format
+
+from .. import imaging
+from ..models import Generation
+from ..provider_client import endpoint_client
+from .edits import EditSourceMissing, edit_files
+from .images import image_store
+from .queue import generation_claim, generation_claim_next, generation_emit, queue_wake, runnable
+from .streaming import PARTIAL_IMAGES, generate_streaming, read_stream, record_usage, streams
+
+logger = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{threading.get_native_id()}"[:64]
+
+
+def generation_work(*, worker_id: str | None = None) -> Generation | None:
+    """What a wake-up does: claim the fairest generation, run it under a renewed lease."""
+    worker_id = worker_id or default_worker_id()
+    generation = generation_claim_next(worker_id=worker_id)
+    if generation is None:
+        return None
+    _run_leased(generation, worker_id=worker_id)
+    # An owner held back by their running cap has runnable work that no wake-up may be left
+    # for: leave one, now that a slot is free.
+    if Generation.objects.filter(runnable(timezone.now())).exists():
+        queue_wake()
+    return generation
+
+
+def generation_run(*, generation_id: str) -> Generation | None:
+    """Run this generation now if it is queued, whatever the queue's order (tests and scripts
+    that name one); None if it is not queued."""
+    worker_id = default_worker_id()
+    generation = generation_claim(generation_id, worker_id=worker_id, now=timezone.now())
+    if generation is not None:
+        _run_leased(generation, worker_id=worker_id)
+    return generation
+
+
+def _run_leased(generation: Generation, *, worker_id: str) -> None:
+    with _LeaseKeeper(generation.pk, worker_id):
+        try:
+            _generate(generation)
+        except Exception:
+            logger.exception("Generation %s stopped by an unexpected error", generation.pk)
+            _finish(
+                generation,
+                item_errors=generation.item_errors,
+                error="An unexpected error stopped this generation; the server log has details.",
+            )
+
+
+class _LeaseKeeper:
+    """Renews a running generation's lease from a thread while the worker waits on the endpoint."""
+
+    def __init__(self, generation_id, worker_id: str) -> None:
+        self.generation_id = generation_id
+        self.worker_id = worker_id[:64]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
+
+    def __enter__(self) -> _LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        lease = settings.NOVISURF_LEASE_SECONDS
+        try:
+            while not self.stopped.wait(max(0.5, lease / 3)):
+                try:
+                    Generation.objects.filter(
+                        pk=self.generation_id,
+                        status=Generation.Status.RUNNING,
+                        worker_id=self.worker_id,
+                    ).update(lease_expires_at=timezone.now() + timedelta(seconds=lease))
+                except Exception:
+                    logger.warning("Could not renew the lease of %s", self.generation_id)
+        finally:
+            connection.close()
+
+
+def _generate(generation: Generation) -> None:
+    wanted = _indexes_to_ask(generation)
+    request = {
+        "prompt": generation.prompt,
+        "model": generation.model,
+        "n": len(wanted),
+        "size": generation.size,
+        # The client takes either answer; models that refuse the field are sent none.
+        "response_format": (
+            generation.response_format if accepts_response_format(generation.model) else None
+        ),
+        **_request_options(generation),
+    }
+    try:
+        if generation.kind == Generation.Kind.EDIT:
+            items, usage = _edit(generation, request, wanted)
+        elif streams(generation):
+            items, usage = generate_streaming(generation, request, wanted)
+        else:
+            result = endpoint_client().generate(**request)
+            items, usage = result.items, result.fields.get("usage")
+    except EditSourceMissing as exc:
+        _finish(generation, item_errors=[], error=str(exc))
+        return
+    except ClientError as exc:
+        if _should_wait(exc):
+            _defer(generation, exc)
+            return
+        _finish(generation, item_errors=[], error=_error_text(exc))
+        return
+    record_usage(generation, usage)
+    item_errors = []
+    # Each answer is stored at its own index; one already stored (by a worker that died after
+    # storing it) is kept as it is: an image is never stored twice, whoever ran it before.
+    for item, index in zip(items, wanted, strict=False):
+        reason = item.error
+        if item.data is not None and reason is None:
+            try:
+                image_store(
+                    generation=generation,
+                    index=index,
+                    data=item.data,
+                    revised_prompt=item.revised_prompt or "",
+                )
+                continue
+            except imaging.ImageRejected as exc:
+                reason = str(exc)
+        item_errors.append({"index": index, "reason": reason})
+    _finish(generation, item_errors=item_errors, error="")
+
+
+def _edit(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+    """An edit: ``/v1/images/edits`` with the parent's original and the mask, streamed where
+    the model streams (its partial images shown as a generation's are)."""
+    files = edit_files(generation=generation)
+    fields = {k: v for k, v in request.items() if v is not None and k != "stream"}
+    if streams(generation):
+        fields.pop("response_format", None)
+        fields.setdefault("partial_images", PARTIAL_IMAGES)
+        events = endpoint_client().edit_stream(fields=fields, files=files)
+        return read_stream(generation, events, indexes)
+    result = endpoint_client().edit(fields=fields, files=files)
+    return result.items, result.fields.get("usage")
+
+
+def _request_options(generation: Generation) -> dict:
+    return {k: v for k, v in (generation.options or {}).items() if v not in (None, "")}
+
+
+def _indexes_to_ask(generation: Generation) -> list[int]:
+    """The indexes to ask the endpoint for: only the missing ones from a provider, whose images
+    cost money and differ on every call; all of them again from a deterministic built-in
+    renderer, which is free and draws (prompt, position in the request): asked for one image,
+    it would repeat the first picture where the second is missing."""
+    missing = _missing_indexes(generation)
+    spec = MODELS.get(generation.model)
+    if missing and len(missing) < generation.n and spec is not None and spec.procedural:
+        return list(range(generation.n))
+    return missing or list(range(generation.n))
+
+
+def _missing_indexes(generation: Generation) -> list[int]:
+    stored = set(generation.images.values_list("index", flat=True))
+    return [index for index in range(generation.n) if index not in stored]
+
+
+def _error_text(exc: ClientError) -> str:
+    if isinstance(exc, EndpointError) and exc.status in (401, 403):
+        return (
+            f"{exc.message} — the gallery's API key (NOVISURF_API_KEY) was refused. With the "
+            "built-in endpoint, run `make run` again: it makes a new key. With a provider, put "
+            "a valid key in NOVISURF_API_KEY and restart."
+        )
+    return exc.message
+
+
+def _should_wait(exc: ClientError) -> bool:
+    """429 or 503 with a Retry-After longer than the client waits in line."""
+    return (
+        isinstance(exc, RateLimited | EndpointUnavailable)
+        and exc.status in (429, 503)
+        and exc.retry_after is not None
+    )
+
+
+def _defer(generation: Generation, exc: ClientError) -> None:
+    now = timezone.now()
+    since = generation.waiting_since or now
+    until = now + timedelta(seconds=max(1.0, float(exc.retry_after or 0)))
+    if until - since > timedelta(seconds=settings.NOVISURF_PROVIDER_MAX_WAIT):
+        waited = int((now - since).total_seconds() // 60)
+        _finish(
+            generation,
+            item_errors=[],
+            error=f"{exc.message} (gave up after waiting {waited} min for the provider).",
+        )
+        return
+    shown = date_format(timezone.localtime(until), "H:i")
+    with transaction.atomic():
+        Generation.objects.filter(pk=generation.pk).update(
+            status=Generation.Status.QUEUED,
+            worker_id="",
+            lease_expires_at=None,
+            not_before=until,
+            waiting_since=since,
+            wait_reason=f"Waiting for the provider until {shown}: {exc.message}",
+        )
+        generation.refresh_from_db()
+        generation_emit(generation)
+        queue_wake(run_after=until)
+
+
+def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
+    stored = generation.images.count()
+    if not stored and not error:
+        reasons = "; ".join(dict.fromkeys(e["reason"] for e in item_errors))
+        error = f"No image could be kept: {reasons}"
+    generation.status = Generation.Status.DONE if stored else Generation.Status.FAILED
+    generation.error = error if not stored else ""
+    generation.item_errors = item_errors
+    generation.finished_at = timezone.now()
+    generation.lease_expires_at = None
+    generation.not_before = None
+    generation.wait_reason = ""
+    with transaction.atomic():
+        generation.save(
+            update_fields=[
+                "status",
+                "error",
+                "item_errors",
+                "finished_at",
+                "lease_expires_at",
+                "not_before",
+                "wait_reason",
+            ]
+        )
+        generation_emit(generation)
