@@ -251,6 +251,26 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
     )
 
 
+def _with_counts(tags: QuerySet[Tag]) -> QuerySet[Tag]:
+    # ``image_count``: images in the gallery; ``trashed_count``: in the trash (they lose the
+    # tag too when it is deleted).
+    in_gallery = Q(tagged_items__content_object__trashed_at__isnull=True)
+    return tags.annotate(
+        image_count=Count("tagged_items", filter=in_gallery),
+        trashed_count=Count("tagged_items", filter=~in_gallery),
+    )
+
+
+def tag_list(*, owner) -> list[Tag]:
+    """Every tag of the owner, by name, each with its counts."""
+    return list(_with_counts(Tag.objects.filter(owner=owner)).order_by(Lower("name"), "id"))
+
+
+def tag_get(*, owner, tag_id) -> Tag:
+    """The owner's tag with its counts; ``Tag.DoesNotExist`` for anyone else's (a 404)."""
+    return _with_counts(Tag.objects.filter(owner=owner)).get(pk=tag_id)
+
+
 # -- boards, selections, trash (issue 7) ---------------------------------------------------------
 
 
