@@ -38,6 +38,7 @@ ENGINE_AUTH_HEADERS = {
     "key": ("Authorization", "Key "),
     "x-goog-api-key": ("x-goog-api-key", ""),
     "basic": ("Authorization", "Basic "),  # the key already base64("user:password") (A1111)
+    "api-key": ("api-key", ""),  # Azure OpenAI
 }
 USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
@@ -137,6 +138,8 @@ class ClientConfig:
     max_retry_after: float = 30.0
     max_download_bytes: int = 50 * 1024 * 1024
     download_timeout: float = 30.0
+    # Query parameters sent with every call (Azure OpenAI's ``api-version``).
+    query: tuple[tuple[str, str], ...] = ()
 
 
 class ImageClient:
@@ -291,6 +294,7 @@ class ImageClient:
                 response = self.session.request(
                     method,
                     url,
+                    params=self.config.query or None,
                     json=json_body if form is None and files is None else None,
                     data=form,
                     files=files,

@@ -98,6 +98,7 @@ def fill_workflow(workflow: Mapping[str, Any], values: Mapping[str, Any]) -> dic
 class ComfyUIRenderer(Renderer):
     kind = "comfyui"
     previews = True
+    needs_workflow = True
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -272,9 +273,9 @@ class ComfyUIRenderer(Renderer):
                         raise EndpointUnavailable(
                             f"{ENGINE} interrupted the prompt.", code="interrupted"
                         )
-                    done = (kind == "executing" and data.get("node") is None) or kind in (
-                        "execution_success",
-                    )
+                    # "executing" with no node comes once the history has the outputs
+                    # (execution_success comes just before they are written).
+                    done = kind == "executing" and data.get("node") is None
                     if not (done and data.get("prompt_id") == prompt_id):
                         continue
             entry = self._history(client, prompt_id)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
+
+import requests
 
 from novisurf.client import (
     ClientConfig,
@@ -33,6 +36,21 @@ FIRST_POLL_INTERVAL = 0.05
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 
 
+_local = threading.local()
+
+
+def session_for(config: ProviderConfig) -> requests.Session:
+    """This thread's session for the provider: its connections are kept between requests (a
+    TLS handshake with a cloud API costs more than most answers), and no two threads share one."""
+    sessions = getattr(_local, "sessions", None)
+    if sessions is None:
+        sessions = _local.sessions = {}
+    key = (config.name, config.base_url)
+    if key not in sessions:
+        sessions[key] = requests.Session()
+    return sessions[key]
+
+
 def engine_client(
     config: ProviderConfig, *, auth_header: str = "bearer", base_url: str | None = None
 ) -> ImageClient:
@@ -50,7 +68,8 @@ def engine_client(
             backoff=float(config.options.get("retry_backoff", 0.5)),
             max_retry_after=min(10.0, config.timeout),
             max_download_bytes=MAX_IMAGE_BYTES,
-        )
+        ),
+        session=session_for(config),
     )
 
 
@@ -144,22 +163,32 @@ def partial_event(request: GenerationRequest, data: bytes, index: int) -> Stream
             "b64_json": base64.b64encode(data).decode("ascii"),
             "created_at": int(time.time()),
             "partial_image_index": index,
-            "size": request.size,
+            **_event_fields(request),
         }
     )
 
 
 def completed_event(request: GenerationRequest, image: RenderedImage) -> StreamEvent:
-    width, height = request.dimensions
     return StreamEvent.of(
         {
             "type": f"{request.event_prefix}.completed",
             "b64_json": base64.b64encode(image.data).decode("ascii"),
             "created_at": int(time.time()),
-            "size": f"{width}x{height}",
+            **_event_fields(request),
             "output_format": _format_of([image]),
         }
     )
+
+
+def _event_fields(request: GenerationRequest) -> dict[str, str]:
+    """The fields OpenAI's image events carry besides the image, as far as an engine knows them."""
+    width, height = request.dimensions
+    return {
+        "background": "opaque",
+        "output_format": "png",
+        "quality": str(request.options.get("quality", "auto")),
+        "size": f"{width}x{height}",
+    }
 
 
 def quietly(call: Callable[..., object], *args: object, **kwargs: object) -> None:

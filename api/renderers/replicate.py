@@ -103,7 +103,7 @@ class ReplicateRenderer(Renderer):
         if not isinstance(prediction, dict) or not isinstance(prediction.get("id"), str):
             raise EndpointUnavailable(f"{ENGINE} created no prediction id.")
         getter, get_path = self._url(client, prediction, "get")
-        interval = FIRST_POLL_INTERVAL
+        interval = 0.0  # the first look at once: a fast model is done within a poll
         while prediction.get("status") != "succeeded":
             status = prediction.get("status")
             if status in FAILED:
@@ -113,7 +113,7 @@ class ReplicateRenderer(Renderer):
                 quietly(canceller.request_json, "POST", cancel_path)
                 raise deadline.error(ENGINE)
             deadline.sleep(interval)
-            interval = next_interval(interval)
+            interval = next_interval(interval) if interval else FIRST_POLL_INTERVAL
             prediction = getter.request_json("GET", get_path)
             if not isinstance(prediction, dict):
                 raise EndpointUnavailable(f"{ENGINE} answered the poll with no prediction.")
