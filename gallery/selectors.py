@@ -92,10 +92,7 @@ def image_count_capped(
     if query and not tag and not favourites and board is None:
         floor = search.count_floor(Image.objects.db, query, owner_id=owner.pk)
         if floor is not None and floor > cap:
-            # The index counts trashed images too: enough left over without them is "cap+".
-            trashed = Image.objects.owned_by(owner).trashed().order_by()[: floor + 1].count()
-            if floor - trashed > cap:
-                return cap, True
+            return cap, True
     images = image_list(owner=owner, tag=tag, query=query, favourites=favourites, board=board)
     # Sliced with its order kept: the walk stops at cap + 1 rows (without the order, SQLite
     # may first build every match of a common word).
