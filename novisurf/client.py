@@ -81,6 +81,10 @@ class EndpointTimeout(EndpointUnavailable):
     """The endpoint did not answer within the timeouts."""
 
 
+class Cancelled(ClientError):
+    """The caller's ``stop`` said to stop: no further request or download was sent."""
+
+
 @dataclass
 class ResultItem:
     """One image of a result: its bytes, or why they could not be had."""
@@ -151,6 +155,7 @@ class ImageClient:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         if config.auth_header not in ENGINE_AUTH_HEADERS:
             raise ValueError(
@@ -163,6 +168,13 @@ class ImageClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
+        # Asked before every retry and every url download: a caller whose work was cancelled
+        # stops asking the endpoint (and paying for what it would make) at the next step.
+        self._stop = stop or (lambda: False)
+
+    def _check_stop(self) -> None:
+        if self._stop():
+            raise Cancelled("Cancelled: nothing more was asked of the image endpoint.")
 
     # -- public calls ---------------------------------------------------------------------
 
@@ -337,6 +349,7 @@ class ImageClient:
             if attempt > self.config.max_retries:
                 raise error
             self._sleep(wait if wait is not None else self._backoff(attempt))
+            self._check_stop()
 
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, so that many clients do not retry in step.
@@ -453,6 +466,7 @@ class ImageClient:
         elif isinstance(entry.get("url"), str):
             item.source = "url"
             item.url = entry["url"]
+            self._check_stop()
             try:
                 item.data = self.download(entry["url"])
             except ClientError as exc:

@@ -23,7 +23,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("gallery", "0005_api_source_and_cost"),
+        ("gallery", "0006_generation_cancelled"),
     ]
 
     operations = [
