@@ -61,13 +61,13 @@ class A1111Renderer(Renderer):
             isinstance(v, str) for v in checkpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'checkpoints' must be a table of model name = "
+                "'checkpoints' must be a table of model name = "
                 '"checkpoint title" (as /sdapi/v1/sd-models lists them).'
             )
         unknown = sorted(set(checkpoints) - set(config.models))
         if unknown:
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'checkpoints' names models the provider does not "
+                f"'checkpoints' names models the provider does not "
                 f"list in 'models': {', '.join(unknown)}."
             )
 
