@@ -46,6 +46,7 @@ MAX_SEED = 2**32 - 1
 # Options of the provider entry passed through to every request when set.
 PASSED_OPTIONS = ("steps", "cfg_scale", "sampler_name", "scheduler", "denoising_strength")
 PREVIEW_INTERVAL = 0.5
+FIRST_PREVIEW_INTERVAL = 0.1
 REFUSAL_WAIT = 0.2
 
 
@@ -156,12 +157,15 @@ class A1111Renderer(Renderer):
             schedule = PartialSchedule(request.partial_images)
             seen: set[str] = set()
             answer = early
+            # Asked often at first (the first preview shows that work has begun), then every
+            # PREVIEW_INTERVAL.
+            interval = FIRST_PREVIEW_INTERVAL
             while answer is None:
                 try:
-                    answer = done.get(timeout=min(PREVIEW_INTERVAL, deadline.remaining() or 0.01))
+                    answer = done.get(timeout=min(interval, deadline.remaining() or 0.01))
                     break
                 except queue.Empty:
-                    pass
+                    interval = min(PREVIEW_INTERVAL, interval * 1.5)
                 if deadline.expired:
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
                     raise deadline.error(ENGINE)
