@@ -8,12 +8,15 @@ The task queue is the real one (django_tasks_db's worker loop, in batch mode, in
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 from django_tasks_db.management.commands.db_worker import Worker
 
 from gallery.models import GalleryEvent, Generation
+from tests.fakes.comfyui import WORKFLOW, FakeComfyUI
 from tests.fakes.openai_plain import KEY, FakePlainOpenAI
 from tests.gallery.test_views import dom, labelled
 
@@ -121,13 +124,32 @@ def test_a_bad_answer_fails_with_its_own_reason(plain, person, fault, reason):
     assert "empty image" not in text
 
 
-def test_the_streaming_endpoint_shows_partials_on_the_way(gallery_endpoint, person):
-    offered(person)
-    drain()
-    assert offered(person) == ["novisurf-procedural"]  # nothing else is set up
-    generation = generate(person, "novisurf-procedural", size="256x256")
+def test_a_streaming_provider_shows_partials_on_the_way(
+    settings, tmp_path, gallery_endpoint, person
+):
+    # This site's own endpoint, routing a model to a ComfyUI (which previews): it lists the
+    # model as one that streams, and the gallery asks it to.
+    with FakeComfyUI() as comfy:
+        comfy.steps = 4
+        (tmp_path / "sdxl.json").write_text(json.dumps(WORKFLOW))
+        path = tmp_path / "providers.toml"
+        path.write_text(
+            f"""
+[[providers]]
+name = "home-comfy"
+kind = "comfyui"
+base_url = "{comfy.url}"
+models = ["sdxl-comfy"]
+workflow = "sdxl.json"
+"""
+        )
+        settings.NOVISURF_PROVIDERS_FILE = str(path)
+        offered(person)
+        drain()
+        assert offered(person) == ["novisurf-procedural", "sdxl-comfy"]
+        generation = generate(person, "sdxl-comfy", size="512x512", n="1")
     assert generation.status == Generation.Status.DONE, generation.error
-    assert generation.images.count() == 2
+    assert generation.images.count() == 1
     assert GalleryEvent.objects.filter(kind="partial", generation_id=generation.pk).exists()
 
 
