@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 
 from django.conf import settings
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 MODELS_CACHE_SECONDS = 300
 # A model's dated snapshot (gpt-image-2-2026-04-21): offered only where an endpoint lists it.
 DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+# This thread's newest client: a generation's task reads which provider answered without the
+# client being passed through every path (plain, streamed, edit).
+_made = threading.local()
 IMAGE_MODEL_HINTS = ("image", "dall-e", "flux", "diffusion", "sdxl", "imagen", "procedural")
 
 
@@ -32,7 +36,7 @@ def endpoint_client(
     max_retries: int = 3,
     stop: Callable[[], bool] | None = None,
 ) -> ImageClient:
-    return ImageClient(
+    client = ImageClient(
         ClientConfig(
             base_url=settings.NOVISURF_API_BASE,
             api_key=settings.NOVISURF_API_KEY,
@@ -43,6 +47,20 @@ def endpoint_client(
         ),
         stop=stop,
     )
+    _made.client = client
+    return client
+
+
+def answered_provider() -> str:
+    """The provider the last answer of this thread's newest client named (the endpoint's
+    ``x-novisurf-provider``), or ""."""
+    client = getattr(_made, "client", None)
+    headers = getattr(client, "last_headers", None) or {}
+    return str(headers.get("x-novisurf-provider", ""))[:100]
+
+
+def forget_answers() -> None:
+    _made.client = None
 
 
 def _models_cache_key() -> str:

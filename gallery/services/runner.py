@@ -18,7 +18,7 @@ from novisurf.protocol import MODELS, accepts_response_format
 
 from .. import imaging
 from ..models import Generation
-from ..provider_client import endpoint_client
+from ..provider_client import answered_provider, endpoint_client, forget_answers
 from .edits import EditSourceMissing, edit_files
 from .images import image_store
 from .queue import (
@@ -114,6 +114,7 @@ def _generate(generation: Generation) -> None:
         return generation_cancelled(generation.pk)
 
     wanted = _indexes_to_ask(generation)
+    forget_answers()
     request = {
         "prompt": generation.prompt,
         "model": generation.model,
@@ -145,6 +146,10 @@ def _generate(generation: Generation) -> None:
         _finish(generation, item_errors=[], error=_error_text(exc))
         return
     record_usage(generation, usage)
+    provider = answered_provider()
+    if provider:
+        generation.provider = provider
+        Generation.objects.filter(pk=generation.pk).update(provider=provider)
     item_errors = []
     # Each answer is stored at its own index; one already stored (by a worker that died after
     # storing it) is kept as it is: an image is never stored twice, whoever ran it before.

@@ -86,6 +86,7 @@ def test_a_plain_provider_makes_images_from_the_form(plain, person):
     generation = generate(person, "gpt-image-1.5")
     assert generation.status == Generation.Status.DONE, generation.error
     assert generation.images.count() == 2
+    assert generation.provider == ""  # a plain provider names none
     (sent,) = plain.requests_to("/v1/images/generations")
     assert "stream" not in sent.json and "partial_images" not in sent.json
     page = person.get(reverse("gallery:generation", args=[generation.pk])).content.decode()
@@ -151,6 +152,8 @@ workflow = "sdxl.json"
     assert generation.status == Generation.Status.DONE, generation.error
     assert generation.images.count() == 1
     assert GalleryEvent.objects.filter(kind="partial", generation_id=generation.pk).exists()
+    # The endpoint named the provider that served it, and the generation keeps that name.
+    assert generation.provider == "home-comfy"
 
 
 def test_nothing_configured_offers_the_built_in_model_and_says_why_others_fail(
