@@ -258,3 +258,107 @@ def test_generate_keeps_me_in_the_gallery_and_queues_prompts_in_a_row(
         log_in(phone, live_server.url, "alice", PASSWORD)
         phone.screenshot(path=str(shots / f"generate-inline-phone-{scheme}.png"))
         phone.close()
+
+
+def seed_many(user, count: int, *, tag: str = "sea") -> list:
+    """``count`` small images, newest first, every one tagged ``tag``."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gallery import services
+    from gallery.models import Image
+    from tests.browser.test_gallery import png_bytes
+
+    generation = Generation.objects.create(
+        owner=user,
+        prompt="Waves",
+        model=PROCEDURAL_MODEL,
+        n=count,
+        size="256x256",
+        response_format="b64_json",
+        status=Generation.Status.DONE,
+    )
+    now = timezone.now()
+    for index in range(count):
+        image = services.image_store(
+            generation=generation, index=index, data=png_bytes(f"Wave {index}", index, 256, 256)
+        )
+        Image.objects.filter(pk=image.pk).update(
+            prompt=f"Wave number {index}", created_at=now - timedelta(minutes=index)
+        )
+        services.image_tag_add(image=image, names=[tag])
+    return list(Image.objects.filter(owner=user).order_by("-created_at", "-id"))
+
+
+def test_my_place_is_kept_through_selection_bulk_actions_the_viewer_and_back(
+    new_context, live_server, user, shots
+):
+    from gallery import services
+
+    images = seed_many(user, 60)
+    base = live_server.url
+    page = new_context(viewport={"width": 1280, "height": 800}).new_page()
+    log_in(page, base, "alice", PASSWORD)
+    page.goto(f"{base}/?tag=sea")
+
+    # Deep down the listing (more pages load as I scroll), I select two tiles: the selection
+    # bar is on screen, not 3,000 px above it.
+    deep = page.locator(f"#tile-{images[50].pk}")
+    for _ in range(30):
+        if deep.count():
+            break
+        page.mouse.wheel(0, 3000)
+        page.wait_for_timeout(200)
+    deep.scroll_into_view_if_needed()
+    deep.locator(".tile-check").check()
+    page.locator(f"#tile-{images[51].pk} .tile-check").check()
+    bar = page.locator("#selection-bar")
+    expect(bar).to_be_in_viewport()
+    page.screenshot(path=str(shots / "place-sticky-selection-desktop-light.png"))
+
+    # A bulk action: the listing comes back at the same place, the same tile in view.
+    page.locator("#selection-tag").fill("deep")
+    page.get_by_role("button", name="Add tag", exact=True).click()
+    page.wait_for_load_state("load")
+    expect(page.locator(f"#tile-{images[50].pk}")).to_be_in_viewport()
+    assert "?tag=sea" in page.url
+
+    # Open a deep tile, walk with the arrows: each replaces the history entry.
+    page.locator(f"#tile-{images[40].pk} a.tile-link").click()
+    expect(page).to_have_url(re.compile(rf"/images/{images[40].pk}/"))
+    for index in (41, 42):
+        page.wait_for_load_state("domcontentloaded")
+        page.keyboard.press("ArrowRight")
+        expect(page).to_have_url(re.compile(rf"/images/{images[index].pk}/"))
+
+    # Delete (the key) shows the next image of the same listing.
+    page.wait_for_load_state("domcontentloaded")
+    page.keyboard.press("Delete")
+    expect(page).to_have_url(re.compile(rf"/images/{images[43].pk}/\?tag=sea"))
+    expect(page.get_by_role("button", name="Undo")).to_be_visible()
+    assert Generation.objects.count() == 1
+    images[42].refresh_from_db()
+    assert images[42].trashed_at is not None
+
+    # Back: the listing (not the images walked through), at my place, and live again.
+    page.go_back()  # the trashed image's page, left by the Delete form
+    page.go_back()
+    expect(page).to_have_url(f"{base}/?tag=sea")
+    expect(page.locator(f"#tile-{images[40].pk}")).to_be_in_viewport()
+    page.screenshot(path=str(shots / "place-back-desktop-light.png"))
+    newest = services.image_store(
+        generation=Generation.objects.create(
+            owner=user,
+            prompt="A fresh wave",
+            model=PROCEDURAL_MODEL,
+            n=1,
+            size="256x256",
+            response_format="b64_json",
+            tag_names=["sea"],
+        ),
+        index=0,
+        data=journey.png_bytes("A fresh wave", 0, 256, 256),
+    )
+    services.image_tag_add(image=newest, names=["sea"])
+    expect(page.locator(f"#tile-{newest.pk}")).to_have_count(1)
