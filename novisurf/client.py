@@ -537,17 +537,26 @@ def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[Serv
     As the HTML standard parses them: ``event:`` and ``data:`` fields (several data lines
     joined by newlines), comments and other fields ignored, CRLF, LF or CR line ends.
     """
-    buffer = b""
+    # Linear in the stream's length: the buffer is appended to and trimmed in place, and each
+    # byte is searched for a line end once (an image's base64 line arrives in many reads).
+    buffer = bytearray()
+    scan = 0  # the bytes before this offset hold no line end
     event: str | None = None
     data: list[str] = []
     size = 0
     for chunk in chunks:
         buffer += chunk
+        start = 0  # the first byte not yet taken as part of a line
         while True:
-            match = _LINE_END.search(buffer)
-            if match is None or (match.group() == b"\r" and match.end() == len(buffer)):
-                break  # a lone CR at the end may be the first half of a CRLF
-            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            match = _LINE_END.search(buffer, scan)
+            if match is None:
+                scan = len(buffer)
+                break
+            if match.end() == len(buffer) and match.group() == b"\r":
+                scan = match.start()  # a lone CR at the end may be the first half of a CRLF
+                break
+            line = bytes(buffer[start : match.start()])
+            start = scan = match.end()
             if not line:
                 if data:
                     yield ServerSentEvent(event=event, data="\n".join(data))
@@ -566,6 +575,8 @@ def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[Serv
                         code="too_large",
                     )
                 data.append(value)
+        del buffer[:start]
+        scan -= start
         if len(buffer) > max_event_bytes:
             raise EndpointUnavailable(
                 f"The image endpoint streamed a line longer than {_bytes_text(max_event_bytes)}.",

@@ -46,6 +46,7 @@ MAX_SEED = 2**32 - 1
 # Options of the provider entry passed through to every request when set.
 PASSED_OPTIONS = ("steps", "cfg_scale", "sampler_name", "scheduler", "denoising_strength")
 PREVIEW_INTERVAL = 0.5
+REFUSAL_WAIT = 0.2
 
 
 @register
@@ -61,13 +62,13 @@ class A1111Renderer(Renderer):
             isinstance(v, str) for v in checkpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'checkpoints' must be a table of model name = "
+                "'checkpoints' must be a table of model name = "
                 '"checkpoint title" (as /sdapi/v1/sd-models lists them).'
             )
         unknown = sorted(set(checkpoints) - set(config.models))
         if unknown:
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'checkpoints' names models the provider does not "
+                f"'checkpoints' names models the provider does not "
                 f"list in 'models': {', '.join(unknown)}."
             )
 
@@ -142,11 +143,20 @@ class A1111Renderer(Renderer):
 
         worker = threading.Thread(target=work, name="a1111-render", daemon=True)
         worker.start()
+        # A refusal (a 422, a bad key) comes back at once: wait that long for it, so that it is
+        # an error status rather than an event of a stream already begun.
+        try:
+            early = done.get(timeout=min(REFUSAL_WAIT, self.config.timeout))
+        except queue.Empty:
+            early = None
+        if isinstance(early, Exception) and not isinstance(early, EndpointTimeout):
+            raise early
 
         def events() -> Iterator[StreamEvent]:
             schedule = PartialSchedule(request.partial_images)
             seen: set[str] = set()
-            while True:
+            answer = early
+            while answer is None:
                 try:
                     answer = done.get(timeout=min(PREVIEW_INTERVAL, deadline.remaining() or 0.01))
                     break

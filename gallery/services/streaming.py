@@ -24,12 +24,18 @@ PARTIAL_PREVIEW_SIDE = 256
 
 
 def streams(generation: Generation) -> bool:
-    """Stream when the table says the model streams and the format can be streamed."""
+    """Stream when the table says the model streams and the format can be streamed.
+
+    Not the built-in renderer: it answers in milliseconds, and its partial images (each a
+    full-size picture to draw, send, decode and shrink) would cost several times the image
+    itself for a preview nobody has time to see.
+    """
     spec = MODELS.get(generation.model)
     options = generation.options or {}
     return (
         spec is not None
         and spec.streams
+        and not spec.procedural
         and options.get("partial_images", PARTIAL_IMAGES) != 0
         and options.get("output_format") not in ("gif", "svg")
     )
