@@ -362,3 +362,77 @@ def test_my_place_is_kept_through_selection_bulk_actions_the_viewer_and_back(
     )
     services.image_tag_add(image=newest, names=["sea"])
     expect(page.locator(f"#tile-{newest.pk}")).to_have_count(1)
+
+
+def test_compare_two_selected_images_and_zoom_the_viewer(new_context, live_server, user, shots):
+    from gallery import services
+    from tests.factories import distinct_png
+
+    def imported(seed: int):
+        parameters = (
+            f"a copper teapot on a windowsill\nNegative prompt: blurry\nSteps: 28, Sampler: "
+            f"DPM++ 2M, CFG scale: 6.5, Seed: {seed}, Size: 640x480, Model: dreamshaper_8"
+        )
+        data = distinct_png((640, 480), text={"parameters": parameters})
+        return services.image_import(owner=user, data=data, filename="teapot.png").image
+
+    first, second = imported(1250021385), imported(7)
+    base = live_server.url
+    for scheme in ("light", "dark"):
+        for screen, options in SCREENS.items():
+            page = new_context(color_scheme=scheme, **options).new_page()
+            log_in(page, base, "alice", PASSWORD)
+            compare = page.get_by_role("button", name="Compare", exact=True)
+            expect(compare).to_be_hidden()
+            page.locator(f"#tile-{first.pk} .tile-check").check()
+            expect(compare).to_be_hidden()  # one image: nothing to compare with
+            page.locator(f"#tile-{second.pk} .tile-check").check()
+            compare.click()
+            expect(page).to_have_url(re.compile(r"/compare\?"))
+            expect(page.get_by_role("status")).to_have_text(re.compile("1 parameter differs"))
+            expect(page.get_by_alt_text("a copper teapot on a windowsill")).to_have_count(2)
+            seed_row = page.locator("tr.differs")
+            expect(seed_row).to_have_count(1)
+            expect(seed_row).to_contain_text("Seed")
+            expect(seed_row).to_contain_text("1250021385")
+            page.screenshot(path=str(shots / f"compare-{screen}-{scheme}.png"), full_page=True)
+            page.get_by_role("link", name="← Back to the gallery").click()
+            expect(page).to_have_url(f"{base}/")
+            page.close()
+
+    # The viewer zooms: "Zoom in", the wheel where it points, a drag pans, "Fit" undoes it.
+    page = new_context(viewport={"width": 1280, "height": 800}).new_page()
+    log_in(page, base, "alice", PASSWORD)
+    page.goto(f"{base}/images/{first.pk}/")
+    image = page.locator("img.main-image")
+    zoom = lambda: float(image.get_attribute("data-zoom"))  # noqa: E731
+    expect(page.get_by_role("button", name="Fit", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Zoom in", exact=True).click()
+    assert zoom() == 1.5
+    box = image.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function("document.querySelector('img.main-image').dataset.zoom > 3")
+    before = image.evaluate("(el) => el.style.transform")
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    assert image.evaluate("(el) => el.style.transform") != before  # panned
+    expect(page).to_have_url(re.compile(rf"/images/{first.pk}/$"))  # a drag opens nothing
+    page.screenshot(path=str(shots / "viewer-zoomed-desktop-light.png"))
+    page.get_by_role("button", name="Fit", exact=True).click()
+    assert zoom() == 1
+    # Two fingers pinch (pointer events, as a touch screen sends them).
+    page.evaluate(
+        """() => {
+            const area = document.getElementById("paint-area");
+            const box = area.getBoundingClientRect();
+            const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
+            const send = (type, id, x) => area.dispatchEvent(new PointerEvent(type, {
+                pointerId: id, clientX: x, clientY: cy, bubbles: true, pointerType: "touch"}));
+            send("pointerdown", 1, cx - 20); send("pointerdown", 2, cx + 20);
+            send("pointermove", 1, cx - 60); send("pointermove", 2, cx + 60);
+            send("pointerup", 1, cx - 60); send("pointerup", 2, cx + 60);
+        }"""
+    )
+    assert zoom() > 2
