@@ -270,6 +270,23 @@ def image_detail(request: HttpRequest, image_id) -> HttpResponse:
     return _image_page(request, image, TagForm())
 
 
+# Shown elsewhere on the image's page: its heading, the revised prompt, and the first rows.
+_SHOWN_APART = {"Prompt", "Revised prompt", "Model", "Size"}
+
+
+def _shown_parameters(image: Image) -> list:
+    """The rest of what is known of how the image was made (negative prompt, seed, steps,
+    sampler, CFG scale, options, source), for the page's list of parameters."""
+    from ..parameters import image_parameters_table
+
+    made_with_key = image.generation_id and image.generation.source == "api"
+    return [
+        p
+        for p in image_parameters_table(image)
+        if p.label not in _SHOWN_APART and not (made_with_key and p.label == "Source")
+    ]
+
+
 def _image_page(
     request: HttpRequest, image: Image, tag_form: TagForm, status: int = 200, **extra
 ) -> HttpResponse:
@@ -293,6 +310,7 @@ def _image_page(
         "gallery/image.html",
         {
             "image": image,
+            "parameters": _shown_parameters(image),
             "tag_form": tag_form,
             "listing": listing,
             "board": board,

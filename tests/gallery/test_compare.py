@@ -80,3 +80,79 @@ def test_compare_needs_two_of_ones_own_images(client, user, other_user):
     assert client.get(f"{url}?a={mine.pk}&b={theirs.pk}").status_code == 404
     assert client.get(f"{url}?a={mine.pk}&b=nonsense").status_code == 404
     assert client.get(f"{url}?a={mine.pk}").status_code == 404
+
+
+# -- exports never invent a value ------------------------------------------------------------
+
+
+def comfy_png() -> bytes:
+    import json as _json
+
+    graph = {
+        "3": {
+            "class_type": "KSampler",
+            "inputs": {
+                "seed": 1250021385,
+                "steps": 30,
+                "cfg": 7.5,
+                "sampler_name": "euler",
+                "positive": ["6", 0],
+                "negative": ["7", 0],
+            },
+        },
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a lighthouse in fog"}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry"}},
+    }
+    return distinct_png(text={"prompt": _json.dumps(graph)})
+
+
+def test_a_file_with_its_own_parameters_downloads_byte_for_byte(user):
+    data = distinct_png(text={"parameters": A1111})
+    image = services.image_import(owner=user, data=data, filename="teapot.png").image
+    downloaded, _ = services.image_download(image=image)
+    assert downloaded == data
+
+
+def test_a_comfyui_import_downloads_with_its_real_seed_not_zero(user):
+    import io
+
+    from PIL import Image as PILImage
+
+    image = services.image_import(owner=user, data=comfy_png(), filename="comfy.png").image
+    downloaded, _ = services.image_download(image=image)
+    text = PILImage.open(io.BytesIO(downloaded)).text["parameters"]
+    prompt, negative, line = text.split("\n")
+    assert prompt == "a lighthouse in fog"
+    assert negative == "Negative prompt: blurry"
+    assert "Seed: 1250021385" in line and "Steps: 30" in line and "CFG scale: 7.5" in line
+    assert "Sampler: euler" in line and "Model: sdxl.safetensors" in line
+    assert "Seed: 0" not in line and "Generator" not in line
+
+
+def test_a_generated_image_downloads_without_a_made_up_seed(user):
+    import io
+
+    from PIL import Image as PILImage
+
+    [image] = make_images(user, 1)
+    downloaded, _ = services.image_download(image=image)
+    line = PILImage.open(io.BytesIO(downloaded)).text["parameters"].split("\n")[-1]
+    assert "Seed" not in line and "Generator: Novisurf" in line
+
+
+def test_the_image_page_shows_every_known_parameter(client, user):
+    image = imported(user, A1111)
+    client.force_login(user)
+    page = client.get(reverse("gallery:image", args=[image.pk])).content.decode()
+    for label, value in (
+        ("Negative prompt", "blurry, lowres"),
+        ("Seed", "1250021385"),
+        ("Steps", "28"),
+        ("Sampler", "DPM++ 2M"),
+        ("CFG scale", "6.5"),
+        ("Model", "dreamshaper_8"),
+        ("Source", "Imported from teapot.png"),
+    ):
+        assert f"<dt>{label}</dt>" in page, label
+        assert value in page, value
