@@ -1,5 +1,5 @@
-"""Compare: two of a person's own images side by side, with their parameters' differences; and
-the one table of parameters it reads (nothing invented, every known one named)."""
+"""One table of parameters and what reads it: Compare (two images side by side), the image page
+and the downloads (nothing invented, every known one named); and an import's own date."""
 
 from __future__ import annotations
 
@@ -156,3 +156,86 @@ def test_the_image_page_shows_every_known_parameter(client, user):
     ):
         assert f"<dt>{label}</dt>" in page, label
         assert value in page, value
+
+
+# -- an import keeps the file's own date ---------------------------------------------------------
+
+
+def png_with_time(year: int, month: int, day: int) -> bytes:
+    import struct
+    import zlib
+
+    png = distinct_png()
+    body = struct.pack(">HBBBBB", year, month, day, 14, 3, 22)
+    chunk = struct.pack(">I", 7) + b"tIME" + body + struct.pack(">I", zlib.crc32(b"tIME" + body))
+    ihdr_end = 8 + 25
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
+def jpeg_taken(when: str, offset: str | None = None) -> bytes:
+    import io
+
+    from PIL import Image as PILImage
+
+    image = PILImage.new("RGB", (24, 16), (10, 120, 200))
+    exif = PILImage.Exif()
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = when
+    if offset:
+        ifd[0x9011] = offset
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_an_import_is_dated_by_the_pngs_time_chunk(user):
+    from datetime import UTC, datetime
+
+    image = services.image_import(owner=user, data=png_with_time(2020, 5, 17), filename="a.png")
+    assert image.image.created_at == datetime(2020, 5, 17, 14, 3, 22, tzinfo=UTC)
+
+
+def test_an_import_is_dated_by_exif_date_time_original(user):
+    from datetime import UTC, datetime
+
+    taken = services.image_import(
+        owner=user, data=jpeg_taken("2019:08:01 09:30:00", "+02:00"), filename="b.jpg"
+    ).image
+    assert taken.created_at == datetime(2019, 8, 1, 7, 30, tzinfo=UTC)
+
+
+def test_an_import_without_a_date_takes_the_files_modification_time(client, user):
+    from datetime import UTC, datetime
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from gallery.models import Image
+
+    client.force_login(user)
+    modified = int(datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC).timestamp() * 1000)
+    response = client.post(
+        reverse("gallery:upload"),
+        {
+            "files": [
+                SimpleUploadedFile("plain.png", distinct_png(), content_type="image/png"),
+                SimpleUploadedFile(
+                    "dated.png", png_with_time(2020, 1, 2), content_type="image/png"
+                ),
+            ],
+            "last_modified": [str(modified), str(modified)],
+        },
+        headers={"Accept": "application/json"},
+    )
+    assert [r["status"] for r in response.json()["results"]] == ["imported", "imported"]
+    plain = Image.objects.get(metadata__imported_from="plain.png")
+    dated = Image.objects.get(metadata__imported_from="dated.png")
+    assert plain.created_at == datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
+    assert dated.created_at.year == 2020  # the file's own date comes first
+    # A date from the future or from a camera's unset clock is not believed.
+    again = services.image_import(
+        owner=user,
+        data=distinct_png(),
+        filename="c.png",
+        modified_at=datetime(1970, 1, 1, tzinfo=UTC),
+    ).image
+    assert again.created_at.year >= 2025
