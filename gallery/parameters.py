@@ -87,3 +87,73 @@ def parameters_compared(a: Image, b: Image) -> list[tuple[str, str, str, bool]]:
         (label, left.get(label, "—"), right.get(label, "—"), left.get(label) != right.get(label))
         for label in labels
     ]
+
+
+# -- carrying settings over to a new request ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A request that makes an image like ``image`` again with what the target model takes,
+    and, in words, what could not come along (and why)."""
+
+    body: dict
+    dropped: list[str]
+
+
+# Parameters of other tools that the OpenAI request has no field for.
+NOT_IN_THE_API = ("Negative prompt", *SETTING_KEYS)
+
+
+def settings_carry(*, image: Image, available: list[str]) -> Carried:
+    """The request for "Use these settings" and "Copy as API call": the image's model if it is
+    ``available`` here (else the first that is), and every setting that model takes; what it
+    does not take is left out and named, never silently changed."""
+    from novisurf.protocol import ProtocolError, spec_for, validate_generation
+
+    generation: Generation | None = image.generation if image.generation_id else None
+    dropped: list[str] = []
+    model = image.model
+    if model not in available and available:
+        model = available[0]
+        dropped.append(
+            f"the model “{image.model}”, not offered here ({model_label(model)} instead)"
+        )
+    body: dict = {
+        "prompt": image.prompt,
+        "model": model,
+        "n": generation.n if generation else 1,
+        "size": (generation.size if generation else "") or image.size,
+    }
+    if generation is not None and generation.response_format:
+        body["response_format"] = generation.response_format
+    if generation is not None:
+        body.update({k: v for k, v in (generation.options or {}).items() if v not in (None, "")})
+    for _ in range(len(body) + 2):
+        try:
+            validate_generation(body, serves=lambda m: m in available or not available)
+            break
+        except ProtocolError as exc:
+            name = exc.param or ""
+            spec = spec_for(body["model"])
+            if name == "size":
+                dropped.append(
+                    f"the size {body['size']} ({model_label(body['model'])} takes "
+                    f"{', '.join(spec.sizes[:4])}…; {spec.default_size} instead)"
+                )
+                body["size"] = spec.default_size
+            elif name == "n":
+                dropped.append(f"{body['n']} images at once (at most {spec.max_n})")
+                body["n"] = spec.max_n
+            elif name in body and name not in ("prompt", "model"):
+                dropped.append(f"{name.replace('_', ' ')} {body.pop(name)} ({exc.message})")
+            else:
+                break
+    known = {p.label for p in image_parameters_table(image)}
+    foreign = [label for label in NOT_IN_THE_API if label in known]
+    if foreign:
+        dropped.append(
+            f"{', '.join(foreign)}: the endpoint's API has no field for "
+            f"{'it' if len(foreign) == 1 else 'them'}"
+        )
+    return Carried(body=body, dropped=dropped)

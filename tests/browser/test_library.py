@@ -436,3 +436,73 @@ def test_compare_two_selected_images_and_zoom_the_viewer(new_context, live_serve
         }"""
     )
     assert zoom() > 2
+
+
+def test_every_parameter_is_shown_carried_over_honestly_and_downloaded_as_it_came(
+    new_context, live_server, user, shots, tmp_path
+):
+    import struct
+    import zlib
+
+    from tests.factories import distinct_png
+
+    parameters = (
+        "a copper teapot on a windowsill\nNegative prompt: blurry, lowres\nSteps: 28, Sampler: "
+        "DPM++ 2M, CFG scale: 6.5, Seed: 1250021385, Size: 640x480, Model: dreamshaper_8"
+    )
+    png = distinct_png((640, 480), text={"parameters": parameters})
+    body = struct.pack(">HBBBBB", 2020, 5, 17, 14, 3, 22)  # the file's own date: tIME
+    chunk = struct.pack(">I", 7) + b"tIME" + body + struct.pack(">I", zlib.crc32(b"tIME" + body))
+    png = png[:33] + chunk + png[33:]
+    path = tmp_path / "00042-1250021385.png"
+    path.write_bytes(png)
+
+    base = live_server.url
+    page = new_context().new_page()
+    log_in(page, base, "alice", PASSWORD)
+    page.locator("#upload-files").set_input_files(str(path))
+    expect(page.get_by_text("Imported 1 of 1.")).to_be_visible()
+    page.reload()
+    expect(page.locator("section.day").first).to_have_attribute("data-day", "2020-05-17")
+    page.get_by_alt_text("a copper teapot on a windowsill").click()
+
+    info = page.locator(".image-info")
+    for label, value in (
+        ("Negative prompt", "blurry, lowres"),
+        ("Seed", "1250021385"),
+        ("Steps", "28"),
+        ("Sampler", "DPM++ 2M"),
+        ("CFG scale", "6.5"),
+        ("Model", "dreamshaper_8"),
+        ("Source", "Imported from 00042-1250021385.png"),
+    ):
+        row = info.locator(".params > div").filter(has=page.locator("dt", has_text=label))
+        expect(row.first.locator("dd")).to_contain_text(value)
+    image_url = page.url
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download", exact=True).click()
+    saved = tmp_path / "downloaded.png"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == png  # its own parameters chunk, byte for byte
+
+    page.get_by_role("button", name="Copy as API call").click()
+    expect(page.locator("#api-call")).to_contain_text("Left out:")
+    expect(page.locator("#api-call-curl")).not_to_contain_text("dreamshaper_8")
+    page.get_by_role("link", name="Use these settings").click()
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("a copper teapot on a windowsill")
+    dropped = page.locator(".from-dropped")
+    expect(dropped).to_contain_text("Not carried over:")
+    expect(dropped).to_contain_text("dreamshaper_8")
+    expect(dropped).to_contain_text("Negative prompt, Seed, Steps, Sampler, CFG scale")
+    page.screenshot(path=str(shots / "use-these-settings-desktop-light.png"))
+
+    for scheme in ("light", "dark"):
+        for screen, options in SCREENS.items():
+            view = new_context(color_scheme=scheme, **options).new_page()
+            log_in(view, base, "alice", PASSWORD)
+            view.goto(image_url)
+            view.screenshot(
+                path=str(shots / f"image-parameters-{screen}-{scheme}.png"), full_page=True
+            )
+            view.close()

@@ -239,3 +239,41 @@ def test_an_import_without_a_date_takes_the_files_modification_time(client, user
         modified_at=datetime(1970, 1, 1, tzinfo=UTC),
     ).image
     assert again.created_at.year >= 2025
+
+
+# -- "Use these settings" and "Copy as API call" say what they leave out --------------------------
+
+
+def test_use_these_settings_on_an_import_says_what_it_could_not_carry(client, user):
+    image = imported(user, A1111)
+    client.force_login(user)
+    page = client.get(reverse("gallery:home") + f"?from={image.pk}")
+    html = page.content.decode()
+    assert "Not carried over:" in html
+    assert "the model “dreamshaper_8”, not offered here" in html
+    assert "the size 32x24" in html
+    assert "Negative prompt, Seed, Steps, Sampler, CFG scale: the endpoint" in html
+    form = page.context["form"]
+    assert form.initial["prompt"] == "a copper teapot"
+    assert form.initial["model"] != "dreamshaper_8"
+
+
+def test_use_these_settings_on_a_generated_image_carries_everything(client, user):
+    from gallery.models import Generation
+
+    [image] = make_images(user, 1)
+    Generation.objects.filter(pk=image.generation_id).update(size="512x512")
+    client.force_login(user)
+    page = client.get(reverse("gallery:home") + f"?from={image.pk}")
+    assert "Not carried over:" not in page.content.decode()
+    assert page.context["form"].initial["model"] == image.model
+
+
+def test_copy_as_api_call_names_what_it_left_out(client, user):
+    image = imported(user, A1111)
+    client.force_login(user)
+    html = client.get(reverse("gallery:image", args=[image.pk])).content.decode()
+    assert "Left out:" in html
+    curl = html.split('id="api-call-curl">')[1].split("</pre>")[0]
+    assert "a copper teapot" in curl
+    assert "dreamshaper_8" not in curl and "32x24" not in curl
