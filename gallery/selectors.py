@@ -182,17 +182,24 @@ def generation_last(*, owner) -> Generation | None:
 
 
 def _with_kept(generations: list[Generation]) -> list[Generation]:
-    """Set ``kept`` (images of each still in the gallery) with one grouped query on the images'
+    """Set ``kept`` (images of each still in the gallery) and ``kept_images`` (those images, in
+    the generation's order, with the fields a thumbnail needs) with one query on the images'
     generation index; a join-and-count from the generations' side makes SQLite scan images."""
-    counts = dict(
+    kept: dict = {}
+    rows = (
         Image.objects.filter(generation_id__in=[g.pk for g in generations])
         .visible()
-        .order_by()
-        .values_list("generation_id")
-        .annotate(kept=Count("id"))
+        .order_by("generation_id", "index")
+        .only("id", "generation_id", "index", "thumbnail_width", "thumbnail_height", "has_alpha")
     )
+    for image in rows:
+        kept.setdefault(image.generation_id, []).append(image)
     for generation in generations:
-        generation.kept = counts.get(generation.pk, 0)
+        generation.kept_images = kept.get(generation.pk, [])
+        generation.kept = len(generation.kept_images)
+        # Places still to fill while it works: the page shows them as empty tiles.
+        waiting = 0 if generation.is_finished else max(0, generation.n - generation.kept)
+        generation.pending_slots = range(waiting)
     return generations
 
 
@@ -325,7 +332,7 @@ def usage_by_model(*, owner) -> list[dict]:
         Generation.objects.filter(owner=owner)
         .values("model")
         .annotate(**USAGE_SUMS)
-        .order_by("-total_tokens", "model")
+        .order_by(F("total_tokens").desc(nulls_last=True), "model")
     )
     return list(rows)
 
@@ -335,7 +342,7 @@ def usage_by_user() -> list[dict]:
     rows = (
         Generation.objects.values("owner__username")
         .annotate(**USAGE_SUMS)
-        .order_by("-total_tokens", "owner__username")
+        .order_by(F("total_tokens").desc(nulls_last=True), "owner__username")
     )
     return list(rows)
 

@@ -14,6 +14,11 @@ urlpatterns = [
         "generations/<uuid:generation_id>/status", views.generation_status, name="generation-status"
     ),
     path("generations/<uuid:generation_id>/retry", views.generation_retry, name="generation-retry"),
+    path(
+        "generations/<uuid:generation_id>/cancel",
+        views.generation_cancel,
+        name="generation-cancel",
+    ),
     path("images/<uuid:image_id>/", views.image_detail, name="image"),
     path("images/<uuid:image_id>/original", views.image_file, name="image-file"),
     path("images/<uuid:image_id>/thumbnail", views.image_thumbnail, name="image-thumbnail"),

@@ -48,6 +48,7 @@ from .keeping import answer_enqueue, answer_keep, answer_keep_or_retry
 from .limits import LimitReached, limits_check, limits_for, monthly_budget_of
 from .maintenance import maintenance_run, stale_task_rows_fail, task_results_prune, trash_purge
 from .queue import (
+    generation_cancel,
     generation_claim_next,
     generation_create,
     generation_pick,
@@ -102,6 +103,7 @@ __all__ = [
     "files_delete_now",
     "files_delete_on_commit",
     "files_sweep",
+    "generation_cancel",
     "generation_claim_next",
     "generation_create",
     "generation_pick",

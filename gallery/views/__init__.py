@@ -11,6 +11,7 @@ from .boards import (
 )
 from .edits import image_edit
 from .favourites import image_favourite
+from .generations import generation_cancel
 from .imports import image_upload
 from .live import events
 from .pages import (
@@ -41,6 +42,7 @@ __all__ = [
     "bulk_action_detail",
     "events",
     "generate",
+    "generation_cancel",
     "generation_detail",
     "generation_retry",
     "generation_status",

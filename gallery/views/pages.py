@@ -22,6 +22,7 @@ from ..forms import EditForm, GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
 from ..provider_client import model_choices
+from ._common import generation_json, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,9 @@ def generate(request: HttpRequest) -> HttpResponse:
     except services.LimitReached as exc:
         form.add_error(None, exc.message)
         return home(request, form=form)
+    if wants_json(request):
+        # Generated from the gallery: the page stays, and shows it among the recent ones.
+        return generation_json(request, generation, status=201)
     return redirect("gallery:generation", generation_id=generation.pk)
 
 
@@ -232,6 +236,8 @@ def tile_html(request: HttpRequest, image: Image, *, listing_qs: str, next_url: 
 def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
     generation = _generation_or_404(request, generation_id)
     services.generation_retry(generation=generation)
+    if wants_json(request):
+        return generation_json(request, generation)
     return redirect("gallery:generation", generation_id=generation.pk)
 
 
