@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Lower, TruncDate
 
+from . import search
 from .listing import NEWEST, Cursor, ImagePage, Listing
 from .models import Board, BoardImage, GalleryEvent, Generation, Image, Tag, TaggedImage
 
@@ -82,6 +83,36 @@ def image_list(
     if order == NEWEST:
         return images.order_by("-created_at", "-id")
     return images.order_by("created_at", "id")
+
+
+# A listing says how many images match, counting no further than this: past it, "1,000+".
+MATCH_COUNT_CAP = 1_000
+
+
+def image_count_capped(
+    *,
+    owner,
+    tag: str | None = None,
+    query: str | None = None,
+    favourites: bool = False,
+    board: Board | None = None,
+    cap: int | None = None,
+) -> tuple[int, bool]:
+    """How many images a listing holds, up to ``cap``, and whether there are more.
+
+    Never builds every match: the listing's own page plan walks no further than ``cap + 1``
+    rows, and for a search alone the index may answer first (see ``search.count_floor``).
+    """
+    cap = MATCH_COUNT_CAP if cap is None else cap
+    if query and not tag and not favourites and board is None:
+        floor = search.count_floor(Image.objects.db, query, owner_id=owner.pk)
+        if floor is not None and floor > cap:
+            return cap, True
+    images = image_list(owner=owner, tag=tag, query=query, favourites=favourites, board=board)
+    # Sliced with its order kept: the walk stops at cap + 1 rows (without the order, SQLite
+    # may first build every match of a common word).
+    total = images.values("pk")[: cap + 1].count()
+    return min(total, cap), total > cap
 
 
 def listing_images(*, owner, listing: Listing, board: Board | None = None) -> QuerySet[Image]:
@@ -237,6 +268,26 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
         .order_by("name", "id")
         .values_list("name", flat=True)[:limit]
     )
+
+
+def _with_counts(tags: QuerySet[Tag]) -> QuerySet[Tag]:
+    # ``image_count``: images in the gallery; ``trashed_count``: in the trash (they lose the
+    # tag too when it is deleted).
+    in_gallery = Q(tagged_items__content_object__trashed_at__isnull=True)
+    return tags.annotate(
+        image_count=Count("tagged_items", filter=in_gallery),
+        trashed_count=Count("tagged_items", filter=~in_gallery),
+    )
+
+
+def tag_list(*, owner) -> list[Tag]:
+    """Every tag of the owner, by name, each with its counts."""
+    return list(_with_counts(Tag.objects.filter(owner=owner)).order_by(Lower("name"), "id"))
+
+
+def tag_get(*, owner, tag_id) -> Tag:
+    """The owner's tag with its counts; ``Tag.DoesNotExist`` for anyone else's (a 404)."""
+    return _with_counts(Tag.objects.filter(owner=owner)).get(pk=tag_id)
 
 
 # -- boards, selections, trash (issue 7) ---------------------------------------------------------

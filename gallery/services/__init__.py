@@ -60,6 +60,7 @@ from .queue import (
 )
 from .runner import generation_run, generation_work
 from .storage_check import StorageReport, storage_check
+from .tags import TagNameInvalid, TagRenamed, tag_delete, tag_rename
 from .trash import (
     TrashBatch,
     images_delete_forever,
@@ -78,6 +79,8 @@ __all__ = [
     "ImportResult",
     "LimitReached",
     "StorageReport",
+    "TagNameInvalid",
+    "TagRenamed",
     "TrashBatch",
     "answer_enqueue",
     "answer_keep",
@@ -134,6 +137,8 @@ __all__ = [
     "queue_wake",
     "stale_task_rows_fail",
     "storage_check",
+    "tag_delete",
+    "tag_rename",
     "tags_for",
     "task_results_prune",
     "trash_empty",
