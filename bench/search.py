@@ -3,8 +3,8 @@
 The library grows in steps (10,000, then 100,000; 1,000,000 with ``--million`` or
 ``BENCH_MILLION=1``), with other users' rows beside it (a quarter as many again, the same words),
 varied prompts and per-owner tags on a fifth of the images. Each query is measured through what
-the gallery runs, ``selectors.image_list(owner=…, query=…)`` paged by ``gallery.pagination``
-(first page, second page, and page 400 by cursor), beside the raw SQL for a first page *without*
+the gallery runs, ``selectors.listing_page`` (the site's keyset pager over
+``selectors.image_list(owner=…, query=…)``: first page, second page, and page 400 by cursor), beside the raw SQL for a first page *without*
 search from the same run. The index alone answering (a raw count of every match, any owner) is
 printed under each query, to show what a plan that reads every match would cost.
 """
@@ -23,15 +23,15 @@ from django.utils import timezone
 
 from bench.timing import Report, compare, format_seconds, measure
 from gallery import search, selectors
+from gallery.listing import Cursor, Listing
 from gallery.models import Image, Tag, TaggedImage
-from gallery.pagination import cursor_for, keyset_page
 
 SIZES = [10_000, 100_000]
 MILLION = 1_000_000
 OTHERS_SHARE = 4  # other users hold a quarter as many rows as the one measured
 TAGGED_EVERY = 5
 DEEP_PAGE = 400
-TITLE = "Search: first page of one user's newest matches (selectors.image_list + keyset)"
+TITLE = "Search: first page of one user's newest matches (selectors.listing_page)"
 
 # (label, query): how often each matches is set by the prompt generator below.
 QUERIES = [
@@ -199,23 +199,28 @@ def _measure_size(report: Report, library: Library, size: int) -> None:
     def listing(query: str):
         return selectors.image_list(owner=owner, query=query)
 
+    def keyset_page(query: str, after: str | None = None):
+        # What the gallery's page runs for ?q=…&after=…
+        listing = Listing(query=query, after=Cursor.parse(after))
+        return selectors.listing_page(owner=owner, listing=listing, size=page_size)
+
     for label, query in QUERIES:
 
         def first_page(query: str = query) -> None:
-            keyset_page(listing(query), size=page_size)
+            keyset_page(query)
 
         page, floor = compare(first_page, baseline, repeats=9, warmup=1)
-        first = keyset_page(listing(query), size=page_size)
+        first = keyset_page(query)
         report.row(f"{label}: {query!r}", page, "raw SQL page, no search", floor)
         index_alone = measure(lambda query=query: raw_match_count(query), repeats=5, warmup=1)
         report.info(
             "  index alone: count every match",
             f"{format_seconds(index_alone)} ({raw_match_count(query):,} matches, all users)",
         )
-        if first.older:
+        if first.forward:
 
-            def second(query: str = query, cursor: str = first.older) -> None:
-                keyset_page(listing(query), size=page_size, older_than=cursor)
+            def second(query: str = query, cursor: str = first.forward) -> None:
+                keyset_page(query, after=cursor)
 
             report.info("  2nd page (cursor)", format_seconds(measure(second, repeats=5)))
         if query in DEEP_QUERIES:
@@ -223,8 +228,8 @@ def _measure_size(report: Report, library: Library, size: int) -> None:
             deep = rows[DEEP_PAGE * page_size - 1 : DEEP_PAGE * page_size]
             if deep:
 
-                def deep_page(query: str = query, cursor: str = cursor_for(deep[0])) -> None:
-                    keyset_page(listing(query), size=page_size, older_than=cursor)
+                def deep_page(query: str = query, cursor: str = str(Cursor.of(deep[0]))) -> None:
+                    keyset_page(query, after=cursor)
 
                 report.info(
                     f"  page {DEEP_PAGE} (cursor)", format_seconds(measure(deep_page, repeats=5))

@@ -91,7 +91,7 @@ class Generation(models.Model):
     wait_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        # The id breaks ties: every listing's order is total (see gallery.pagination).
+        # The id breaks ties: every listing's order is total (see selectors.image_page).
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "owner"], name="generation_queue"),

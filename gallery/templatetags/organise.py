@@ -9,6 +9,7 @@ from django import template
 from django.urls import reverse
 
 from gallery import selectors
+from gallery.listing import Listing
 
 register = template.Library()
 
@@ -73,34 +74,19 @@ def api_call(context, image) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def listing_zip_url(context) -> str:
-    """The ZIP of the whole listing on screen: its filters (and its board), every page."""
-    request = context["request"]
-    params = request.GET.copy()
-    params.pop("page", None)
-    board = context.get("board")
-    if board:
-        params["board"] = board.pk
-    query = params.urlencode()
-    return reverse("gallery:listing-zip") + (f"?{query}" if query else "")
-
-
-@register.simple_tag(takes_context=True)
 def listing_selection(context) -> dict:
-    """What "Select all" covers on this page: the listing's filters (read from the query
-    string, as every listing writes them) and how many images match, on every page."""
+    """What "Select all" covers on this page: the page's own listing (``listing`` in the
+    context, as the view parsed it; every image of the trash on the Trash page), the hidden
+    fields that carry it in the toolbar's form, how many images it holds (on every page), and
+    the ZIP of all of it."""
     request = context["request"]
-    board = context.get("board")
-    get = request.GET
-    filters = {
-        "tag": get.get("tag", "").strip(),
-        "q": get.get("q", "").strip(),
-        "favourites": get.get("favourites", "") not in ("", "0"),
-        "board": board.pk if board else "",
-    }
-    selection = selectors.image_selection(
-        owner=request.user, filters={k: v for k, v in filters.items() if v}
-    )
+    listing = context.get("listing") or Listing()
+    trashed = bool(context.get("in_trash"))
+    selection = selectors.image_selection(owner=request.user, listing=listing, trashed=trashed)
     total = selection.order_by()[: SELECT_ALL_COUNT_CAP + 1].count()
-    more = total > SELECT_ALL_COUNT_CAP
-    return {**filters, "total": min(total, SELECT_ALL_COUNT_CAP), "more": more}
+    return {
+        "fields": [] if trashed else listing.form_fields(),
+        "total": min(total, SELECT_ALL_COUNT_CAP),
+        "more": total > SELECT_ALL_COUNT_CAP,
+        "zip_url": listing.url(reverse("gallery:listing-zip")),
+    }

@@ -8,9 +8,8 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from ..listing import Listing
 from ..services.archive import coalesce
-
-LISTING_FILTERS = ("tag", "q", "favourites", "board")
 
 
 def back(request: HttpRequest, default: str = "gallery:home", **kwargs) -> HttpResponse:
@@ -34,22 +33,11 @@ def uuids(values: list[str]) -> list[uuid.UUID]:
     return found
 
 
-def listing_filters(data, *, tag_key: str = "tag") -> dict:
-    """A listing's filters from a querystring or a form: what "Select all" means."""
-    keys = {key: tag_key if key == "tag" else key for key in LISTING_FILTERS}
-    filters = {key: data.get(name, "").strip() for key, name in keys.items() if data.get(name)}
-    if filters.get("board") and not filters["board"].isdigit():
-        filters["board"] = "0"  # no such board: selects nothing
-    if "favourites" in filters:
-        filters["favourites"] = filters["favourites"] not in ("0", "false", "")
-    return filters
-
-
 def selection_from(data) -> dict:
-    """``{"filters": {...}}`` for "Select all", else ``{"ids": [...]}``."""
+    """``{"filters": {...}}`` for "Select all" (the listing's parameters, as the toolbar's form
+    carries them), else ``{"ids": [...]}``."""
     if data.get("all") in ("1", "true", "on"):
-        # The toolbar's own "tag" field is the tag to add; the listing's tag comes as tag_filter.
-        return {"filters": listing_filters(data, tag_key="tag_filter")}
+        return {"filters": Listing.from_form(data).params()}
     return {"ids": [str(i) for i in uuids(data.getlist("ids"))]}
 
 

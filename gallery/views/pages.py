@@ -105,14 +105,8 @@ def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
 @login_required
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
     listing, board = _listing_or_404(request)
-    images = selectors.listing_images(owner=request.user, listing=listing, board=board)
-    page = selectors.image_page(
-        images=images,
-        order=listing.order,
-        size=settings.GALLERY_PAGE_SIZE,
-        after=Cursor.parse(request.GET.get("after")),
-        before=Cursor.parse(request.GET.get("before")),
-        at=Cursor.parse(request.GET.get("at")),
+    page = selectors.listing_page(
+        owner=request.user, listing=listing, board=board, size=settings.GALLERY_PAGE_SIZE
     )
     context = {
         "page": page,

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import selectors, services
 from ..forms import split_tags
+from ..listing import Listing
 from ..models import Board, BulkAction
-from ._common import ZipResponse, back, listing_filters, selection_from
+from ._common import ZipResponse, back, selection_from
 from .trash import remember_undo
 
 
@@ -79,15 +80,15 @@ def _stamp() -> str:
 @require_GET
 def listing_zip(request: HttpRequest) -> HttpResponse:
     """Every image of a listing (a tag, a board, a search, favourites) as one ZIP."""
-    filters = listing_filters(request.GET)
-    images = selectors.image_selection(owner=request.user, filters=filters)
+    listing = Listing.from_params(request.GET)
+    images = selectors.image_selection(owner=request.user, listing=listing)
     label = ""
-    if filters.get("board"):
-        board = Board.objects.filter(owner=request.user, pk=filters["board"]).first()
+    if listing.board is not None:
+        board = Board.objects.filter(owner=request.user, pk=listing.board).first()
         if board is None:
             raise Http404("No such board.")
         label = board.name
-    label = label or filters.get("tag") or ("favourites" if filters.get("favourites") else "")
+    label = label or listing.tag or ("favourites" if listing.favourites else "")
     slug = services.archive_slug(label) if label else "gallery"
     return ZipResponse(
         services.images_zip(images=images), filename=f"novisurf-{slug}-{_stamp()}.zip"

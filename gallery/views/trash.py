@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import selectors, services
+from ..listing import Listing
 from ..models import Image
 from ._common import back, uuids
 from .pages import _image_or_404
@@ -57,12 +57,19 @@ def trash_undo(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def trash_list(request: HttpRequest) -> HttpResponse:
-    images = selectors.trash_list(owner=request.user)
-    page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    listing = Listing.from_params(request.GET)
+    page = selectors.trash_page(
+        owner=request.user, listing=listing, size=settings.GALLERY_PAGE_SIZE
+    )
     return render(
         request,
         "gallery/trash.html",
-        {"page": page, "trash_days": settings.NOVISURF_TRASH_DAYS},
+        {
+            "page": page,
+            "listing": Listing(),
+            "in_trash": True,
+            "trash_days": settings.NOVISURF_TRASH_DAYS,
+        },
     )
 
 

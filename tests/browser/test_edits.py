@@ -15,7 +15,13 @@ from playwright.sync_api import Page, expect
 from gallery.models import Generation, Image
 from novisurf.protocol import PROCEDURAL_MODEL
 from tests.browser import test_gallery as journey
-from tests.browser.test_gallery import ALL_IMAGES_LOADED, TIMEOUT_MS, UUID_RE, log_in, seed_generation
+from tests.browser.test_gallery import (
+    ALL_IMAGES_LOADED,
+    TIMEOUT_MS,
+    UUID_RE,
+    log_in,
+    seed_generation,
+)
 
 # The main browser tests' fixtures (Chromium, contexts, the task worker), shared by name.
 browser, new_context, task_worker = journey.browser, journey.new_context, journey.task_worker

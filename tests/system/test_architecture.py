@@ -201,7 +201,10 @@ def module_name_in(root: Path, path: Path) -> str:
         ({"novisurf/a.py": "import django\n"}, "novisurf.a (line 1) imports django"),
         ({"novisurf/a.py": "def f():\n    from django.conf import settings\n"}, "imports django"),
         ({"novisurf/a.py": "from gallery import models\n"}, "novisurf.a (line 1) imports gallery"),
-        ({"api/views.py": "from gallery.services import x\n"}, "api.views (line 1) imports gallery"),
+        (
+            {"api/views.py": "from gallery.services import x\n"},
+            "api.views (line 1) imports gallery",
+        ),
         ({"gallery/tasks.py": "from api import models\n"}, "gallery.tasks (line 1) imports api"),
     ],
 )

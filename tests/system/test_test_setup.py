@@ -41,7 +41,15 @@ def test_the_next_test_starts_with_no_files():
 
 def _pytest_with(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/novisurf/test_protocol.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/novisurf/test_protocol.py",
+        ],
         cwd=PROJECT_DIR,
         env={**os.environ, "SECRET_KEY": "x" * 50, **env},
         capture_output=True,
