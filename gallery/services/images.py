@@ -59,7 +59,7 @@ def image_store(
         model=generation.model,
         size=generation.size,
     )
-    return _save_with_files(
+    return image_save_with_files(
         image,
         original=data,
         extension=verified.extension,
@@ -68,7 +68,7 @@ def image_store(
     )
 
 
-def _save_with_files(
+def image_save_with_files(
     image: Image, *, original: bytes, extension: str, thumbnail: bytes, tag_names: list[str]
 ) -> Image:
     """Write both files and commit the row, journalling the names so that nothing is orphaned:

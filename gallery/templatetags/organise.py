@@ -8,8 +8,9 @@ import shlex
 from django import template
 from django.urls import reverse
 
-from gallery import selectors
+from gallery import bulk_actions, selectors
 from gallery.listing import Listing
+from gallery.undo import undo_pending
 
 register = template.Library()
 
@@ -90,3 +91,16 @@ def listing_selection(context) -> dict:
         "more": total > SELECT_ALL_COUNT_CAP,
         "zip_url": listing.url(reverse("gallery:listing-zip")),
     }
+
+
+@register.simple_tag(takes_context=True)
+def bulk_toolbar(context) -> list:
+    """The toolbar's groups of actions for this page, from the bulk-action registry."""
+    scope = bulk_actions.TRASH if context.get("in_trash") else bulk_actions.GALLERY
+    return bulk_actions.toolbar_groups(scope=scope, board=context.get("board"))
+
+
+@register.inclusion_tag("gallery/includes/undo_notice.html", takes_context=True)
+def undo_notice(context) -> dict:
+    request = context.get("request")
+    return {"undo": undo_pending(request) if request else None, "request": request}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ..listing import Listing
@@ -20,6 +20,40 @@ def back(request: HttpRequest, default: str = "gallery:home", **kwargs) -> HttpR
     ):
         return redirect(next_url)
     return redirect(default, **kwargs)
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """Where ``next`` points when it is a page of this site, else ``default``."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default
+
+
+def confirmation(
+    request: HttpRequest, *, question: str, button: str, cancel_url: str, danger: bool = True
+) -> HttpResponse | None:
+    """A page that asks ``question`` before a POST that cannot be taken back runs; None when
+    there is nothing to ask or it was answered. The page posts the same form again, answered."""
+    if not question or request.POST.get("confirmed") == "1":
+        return None
+    fields = [
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+        for value in request.POST.getlist(name)
+    ]
+    context = {
+        "question": question,
+        "button": button,
+        "danger": danger,
+        "fields": fields,
+        "action_url": request.path,
+        "cancel_url": next_url(request, cancel_url),
+    }
+    return render(request, "gallery/confirm.html", context)
 
 
 def uuids(values: list[str]) -> list[uuid.UUID]:

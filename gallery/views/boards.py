@@ -14,7 +14,7 @@ from .. import selectors, services
 from ..listing import Listing
 from ..models import Board, Image
 from ._common import back
-from .pages import _image_or_404
+from .pages import image_or_404
 
 
 def _board_or_404(request: HttpRequest, board_id) -> Board:
@@ -95,7 +95,7 @@ def board_cover(request: HttpRequest, board_id) -> HttpResponse:
     board = _board_or_404(request, board_id)
     image = None
     if request.POST.get("image"):
-        image = _image_or_404(request, request.POST["image"])
+        image = image_or_404(request, request.POST["image"])
     services.board_cover_set(board=board, image=image)
     messages.success(request, "Changed the board's cover.")
     return back(request, "gallery:board", board_id=board.pk)
@@ -117,7 +117,7 @@ def board_remove_images(request: HttpRequest, board_id) -> HttpResponse:
 @require_POST
 def image_boards(request: HttpRequest, image_id) -> HttpResponse:
     """The image page's "Add to board": the boards ticked, and a new one if named."""
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     ids = [int(v) for v in request.POST.getlist("boards") if v.isdigit()]
     try:
         if request.POST.get("new_board", "").strip():
