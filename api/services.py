@@ -79,6 +79,13 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
+def apikey_is_active(*, raw_key: str) -> bool:
+    """Whether ``raw_key`` is an active key; nothing recorded (checked before a body is read)."""
+    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
+        return False
+    return ApiKey.objects.active().filter(key_hash=hash_key(raw_key)).exists()
+
+
 def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
     """The active key matching ``raw_key``, its use recorded; ``None`` for anything else."""
     if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
@@ -124,6 +131,8 @@ class GenerationAnswer:
     data: list[dict]
     # usage, background, output_format, quality, size...: the renderer's or the upstream's own.
     fields: dict = field(default_factory=dict)
+    # The name of the provider that made the images.
+    provider: str = ""
 
     def body(self) -> dict:
         return {"created": self.created, **self.fields, "data": self.data}
@@ -153,7 +162,9 @@ def generation_answer(
     if request.response_format == "url":
         issued_images_prune()
     fields = {k: v for k, v in result.fields.items() if v is not None}
-    return GenerationAnswer(created=int(time.time()), data=data, fields=fields)
+    return GenerationAnswer(
+        created=int(time.time()), data=data, fields=fields, provider=result.provider
+    )
 
 
 def edit_images_check(*, request: GenerationRequest) -> None:

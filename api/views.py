@@ -31,7 +31,6 @@ from novisurf.protocol import (
     MODELS,
     GenerationRequest,
     InputFile,
-    ModelSpec,
     ProtocolError,
     error_envelope,
     form_fields,
@@ -44,12 +43,16 @@ from .models import IssuedImage
 from .renderers import StreamEvent
 
 logger = logging.getLogger(__name__)
+# Which provider served an answer (the built-in renderer is "novisurf").
+PROVIDER_HEADER = "x-novisurf-provider"
 
 
 def error_response(error: ProtocolError) -> JsonResponse:
     response = JsonResponse(error.envelope(), status=error.status)
     if error.retry_after is not None:
         response["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    if getattr(error, "provider", None):
+        response[PROVIDER_HEADER] = error.provider
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="novisurf"'
     return response
@@ -220,7 +223,9 @@ def _count_request(api_key) -> None:
 def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
     _count_request(api_key)
-    generation = validate_generation(read_json_body(request), serves=renderers.serves)
+    generation = validate_generation(
+        read_json_body(request), serves=renderers.serves, spec_of=renderers.spec_of
+    )
     return _answer(request, generation, api_key)
 
 
@@ -229,18 +234,23 @@ def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
     _count_request(api_key)
     fields, files = read_multipart_body(request)
-    edit = validate_edit(fields, files, serves=renderers.serves)
+    edit = validate_edit(fields, files, serves=renderers.serves, spec_of=renderers.spec_of)
     services.edit_images_check(request=edit)
     return _answer(request, edit, api_key)
 
 
 def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> HttpResponse:
     if generation.stream:
-        return event_stream_response(request, renderers.stream(generation))
+        events = renderers.stream(generation)
+        response = event_stream_response(request, events)
+        response[PROVIDER_HEADER] = getattr(events, "provider", "")
+        return response
     answer = services.generation_answer(
         request=generation, api_key=api_key, absolute_url=request.build_absolute_uri
     )
-    return JsonResponse(answer.body())
+    response = JsonResponse(answer.body())
+    response[PROVIDER_HEADER] = answer.provider
+    return response
 
 
 def event_stream_response(
@@ -290,38 +300,40 @@ async def _pulled_in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 def models_list(request: HttpRequest) -> JsonResponse:
     authenticate(request)
     return JsonResponse(
-        {
-            "object": "list",
-            "data": [_model_object(spec) for spec in MODELS.values() if renderers.serves(spec.id)],
-        }
+        {"object": "list", "data": [_model_object(model) for model in renderers.listed()]}
     )
 
 
 @api_view(("GET",))
 def model_detail(request: HttpRequest, model: str) -> JsonResponse:
     authenticate(request)
-    spec = MODELS.get(model)
-    if spec is None or not renderers.serves(model):
+    found = next((m for m in renderers.listed() if m.id == model), None)
+    if found is None:
         raise ProtocolError(
             f"The model '{model}' does not exist", status=404, param="model", code="model_not_found"
         )
-    return JsonResponse(_model_object(spec))
+    return JsonResponse(_model_object(found))
 
 
-def _model_object(spec: ModelSpec) -> dict:
+def _model_object(model: renderers.ListedModel) -> dict:
+    """An OpenAI model object, ``owned_by`` the provider that serves it, and what it can do
+    (the gallery asks to stream only where ``streams`` is true: it sends partial images)."""
+    spec = model.spec
     return {
-        "id": spec.id,
+        "id": model.id,
         "object": "model",
         "created": 1735689600,
-        "owned_by": spec.owned_by,
-        "name": spec.title,
+        "owned_by": model.provider,
+        "name": spec.title if spec.id in MODELS else model.id,
         "description": spec.description,
         "sizes": list(spec.sizes),
-        "free_sizes": spec.free_sizes,
+        "free_sizes": spec.free_sizes or spec.any_size,
         "max_n": spec.max_n,
+        "response_formats": list(spec.response_formats),
         "retired": spec.retired or None,
-        "streams": spec.streams,
-        "edits": spec.edits,
+        "streams": model.streams,
+        "edits": model.edits,
+        "aliases": list(model.alias_of) or None,
     }
 
 

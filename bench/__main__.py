@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         # Imported only once Django is set up: they import models.
         from bench import (
             endpoint,
+            engines,
             gallery_live,
             gallery_page,
             gallery_store,
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             search,
             service,
             organise,
+            engines,
         ]
         if args.only:
             wanted = set(args.only.split(","))

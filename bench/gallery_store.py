@@ -10,9 +10,9 @@ from PIL import Image as PILImage
 
 from bench.fixtures import PROMPT, SIZE, bench_user, rendered_png
 from bench.timing import Report, compare, format_seconds, measure
-from gallery import imaging
 from gallery.models import Generation
 from gallery.services import image_store
+from novisurf import imaging
 from novisurf.protocol import PROCEDURAL_MODEL
 
 TITLE = f"Gallery store: gallery.services.image_store, one {SIZE} PNG"

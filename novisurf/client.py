@@ -28,6 +28,18 @@ import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 AUTH_HEADERS = ("bearer", "x-api-key")
+# How each engine's own API takes its key: header name and the text before the key. The first two
+# are what an OpenAI-compatible endpoint takes (and what an operator may choose); the others are
+# engines' (BFL's x-key, fal's "Key ...", Google's x-goog-api-key).
+ENGINE_AUTH_HEADERS = {
+    "bearer": ("Authorization", "Bearer "),
+    "x-api-key": ("X-API-Key", ""),
+    "x-key": ("x-key", ""),
+    "key": ("Authorization", "Key "),
+    "x-goog-api-key": ("x-goog-api-key", ""),
+    "basic": ("Authorization", "Basic "),  # the key already base64("user:password") (A1111)
+    "api-key": ("api-key", ""),  # Azure OpenAI
+}
 USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
 
@@ -126,6 +138,8 @@ class ClientConfig:
     max_retry_after: float = 30.0
     max_download_bytes: int = 50 * 1024 * 1024
     download_timeout: float = 30.0
+    # Query parameters sent with every call (Azure OpenAI's ``api-version``).
+    query: tuple[tuple[str, str], ...] = ()
 
 
 class ImageClient:
@@ -138,7 +152,7 @@ class ImageClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if config.auth_header not in AUTH_HEADERS:
+        if config.auth_header not in ENGINE_AUTH_HEADERS:
             raise ValueError(
                 f"auth_header must be one of {AUTH_HEADERS}, not {config.auth_header!r}"
             )
@@ -208,6 +222,19 @@ class ImageClient:
         )
         return self._events(response, "image_edit")
 
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: list[tuple[str, str]] | None = None,
+        files: list[FilePart] | None = None,
+    ) -> Any:
+        """Any JSON call of an engine's own API (``path`` after the base URL, query included):
+        its decoded answer, with the same timeouts, retries and errors as every other call."""
+        return self._request_json(method, path, json_body=json_body, form=form, files=files)
+
     def list_models(self) -> list[dict[str, Any]]:
         """``GET {base}/models``: the ``data`` list of the OpenAI shape."""
         payload = self._request_json("GET", "/models")
@@ -221,9 +248,8 @@ class ImageClient:
     def _auth_headers(self) -> dict[str, str]:
         if not self.config.api_key:
             return {}
-        if self.config.auth_header == "x-api-key":
-            return {"X-API-Key": self.config.api_key}
-        return {"Authorization": f"Bearer {self.config.api_key}"}
+        header, prefix = ENGINE_AUTH_HEADERS[self.config.auth_header]
+        return {header: prefix + self.config.api_key}
 
     def _request_json(
         self,
@@ -268,6 +294,7 @@ class ImageClient:
                 response = self.session.request(
                     method,
                     url,
+                    params=self.config.query or None,
                     json=json_body if form is None and files is None else None,
                     data=form,
                     files=files,
@@ -634,16 +661,50 @@ def _error_fields(response: requests.Response) -> tuple[str, str | None, str | N
         message = error.get("message")
         code = error.get("code")
         param = error.get("param")
+        message = _with_details(str(message) if message else "", error, body)
         return (
-            str(message) if message else "",
+            message,
             str(code) if code else None,
             str(param) if param else None,
         )
     if isinstance(error, str):
-        return error, None, None
+        # A1111 answers an exception as {"error": "RuntimeError", "errors": "what went wrong"}.
+        errors = body.get("errors")
+        return (f"{error}: {errors}" if isinstance(errors, str) and errors else error), None, None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return body["message"], None, None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return "; ".join(errors)[:500], None, None  # Stability's {"name", "errors": [...]}
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str) and detail:
+        return detail, None, None  # FastAPI's HTTPException (A1111, BFL, fal)
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
+        # FastAPI's validation errors: [{"loc": [...], "msg": ..., "type": ...}]
+        parts = [
+            f"{'.'.join(str(p) for p in d.get('loc', [])[1:]) or 'body'}: {d.get('msg', '')}"
+            for d in detail
+        ]
+        return "; ".join(parts)[:500], None, None
     return json.dumps(body)[:300], None, None
+
+
+def _with_details(message: str, error: dict, body: dict) -> str:
+    """ComfyUI says what is wrong in ``details`` and, per node, in ``node_errors``."""
+    parts = [message] if message else []
+    details = error.get("details")
+    if isinstance(details, str) and details.strip():
+        parts.append(details.strip())
+    node_errors = body.get("node_errors")
+    if isinstance(node_errors, dict):
+        for node_id, node in list(node_errors.items())[:5]:
+            errors = node.get("errors") if isinstance(node, dict) else None
+            for item in (errors if isinstance(errors, list) else [])[:3]:
+                text = item.get("message") if isinstance(item, dict) else None
+                if text:
+                    kind = node.get("class_type") or "?"
+                    parts.append(f"node {node_id} ({kind}): {text}")
+    return ": ".join(parts[:2]) + "".join(f"; {part}" for part in parts[2:])
 
 
 def _snippet(response: requests.Response) -> str:

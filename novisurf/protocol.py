@@ -102,6 +102,8 @@ class ModelSpec:
     retired: str = ""
     owned_by: str = "openai"
     description: str = ""
+    # Sizes are checked for shape only (WIDTHxHEIGHT or auto): the engine behind decides.
+    any_size: bool = False
 
     @property
     def title(self) -> str:
@@ -236,6 +238,7 @@ OPEN_SPEC = ModelSpec(
     output_formats=OUTPUT_FORMATS,
     input_fidelities=INPUT_FIDELITIES,
     markup=True,
+    any_size=True,
 )
 
 # Every size any known model names, in a stable order, for forms that list them all.
@@ -326,6 +329,9 @@ class GenerationRequest:
     images: tuple[InputFile, ...] = ()
     mask: InputFile | None = None
     markup: InputFile | None = None
+    # The row the request was checked against, where the caller's models are not all in
+    # MODELS (a provider's own models take what their engine takes); None: spec_for(model).
+    model_spec: ModelSpec | None = field(default=None, compare=False, repr=False)
 
     @property
     def dimensions(self) -> tuple[int, int]:
@@ -342,7 +348,7 @@ class GenerationRequest:
 
     @property
     def spec(self) -> ModelSpec:
-        return spec_for(self.model)
+        return self.model_spec or spec_for(self.model)
 
     def upstream_body(self) -> dict[str, Any]:
         """The JSON body (generations) or the form fields (edits) for another endpoint."""
@@ -755,10 +761,10 @@ def _size(body: Mapping[str, Any], spec: ModelSpec, *, is_edit: bool = False) ->
         size = "auto" if is_edit and "auto" in spec.sizes else spec.default_size
     else:
         size = _require_string("size", size)
-    if size in spec.sizes or (spec is OPEN_SPEC and size == "auto"):
+    if size in spec.sizes or (spec.any_size and size == "auto"):
         return size
     match = SIZE_PATTERN.match(size)
-    if spec is OPEN_SPEC:
+    if spec.any_size:
         if not match:
             raise ProtocolError(
                 f"Invalid size '{size}': expected WIDTHxHEIGHT, such as 1024x1024, or 'auto'.",
@@ -819,6 +825,7 @@ def _validate(
     checks: Mapping[str, Check],
     serves: Callable[[str], bool],
     files: Mapping[str, list[InputFile]] | None = None,
+    spec_of: Callable[[str], ModelSpec] = spec_for,
 ) -> GenerationRequest:
     for name in body:
         if name not in known:
@@ -829,7 +836,7 @@ def _validate(
             )
     prompt = _prompt(body)
     model = _model(body, serves)
-    spec = spec_for(model)
+    spec = spec_of(model)
     _prompt_length(prompt, spec)
     n = _n(body, spec)
     size = _size(body, spec, is_edit=files is not None)
@@ -867,11 +874,15 @@ def _validate(
         images=images,
         mask=mask,
         markup=markup,
+        model_spec=None if spec_of is spec_for else spec,
     )
 
 
 def validate_generation(
-    body: Any, *, serves: Callable[[str], bool] = serves_procedural_only
+    body: Any,
+    *,
+    serves: Callable[[str], bool] = serves_procedural_only,
+    spec_of: Callable[[str], ModelSpec] = spec_for,
 ) -> GenerationRequest:
     """Check a decoded JSON body for ``/images/generations`` and fill in defaults.
 
@@ -885,7 +896,9 @@ def validate_generation(
             f"The request body must be a JSON object, but got {_json_type(body)}.",
             code="invalid_type",
         )
-    return _validate(body, known=GENERATION_FIELDS, checks=GENERATION_OPTIONS, serves=serves)
+    return _validate(
+        body, known=GENERATION_FIELDS, checks=GENERATION_OPTIONS, serves=serves, spec_of=spec_of
+    )
 
 
 def validate_edit(
@@ -893,6 +906,7 @@ def validate_edit(
     files: Mapping[str, list[InputFile]],
     *,
     serves: Callable[[str], bool] = serves_procedural_only,
+    spec_of: Callable[[str], ModelSpec] = spec_for,
 ) -> GenerationRequest:
     """Check an ``/images/edits`` request: ``fields`` from :func:`form_fields`, ``files`` by
     field name (``image`` holds ``image`` and ``image[]`` alike)."""
@@ -908,7 +922,14 @@ def validate_edit(
                 param=name,
                 code="invalid_type",
             )
-    request = _validate(fields, known=EDIT_FIELDS, checks=EDIT_OPTIONS, serves=serves, files=files)
+    request = _validate(
+        fields,
+        known=EDIT_FIELDS,
+        checks=EDIT_OPTIONS,
+        serves=serves,
+        files=files,
+        spec_of=spec_of,
+    )
     if not request.spec.edits:
         raise ProtocolError(
             f"The model '{request.model}' does not edit images.",

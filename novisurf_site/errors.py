@@ -62,8 +62,12 @@ def length_required(request: HttpRequest) -> HttpResponse:
     return HttpResponse(message, status=411, content_type="text/plain; charset=utf-8")
 
 
-def too_large(request: HttpRequest) -> HttpResponse:
-    message = "The request body is too large."
+def too_large(request: HttpRequest, *, limit: int | None = None) -> HttpResponse:
+    message = (
+        f"The request body is larger than {limit // 1024:,} KB."
+        if limit
+        else "The request body is too large."
+    )
     if is_api(request):
         return _json(message, status=413, code="request_too_large")
     return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

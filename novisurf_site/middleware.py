@@ -114,13 +114,17 @@ class ChunkedBodyMiddleware(_Middleware):
         return self.get_response(request)
 
     def _prepare(self, request: HttpRequest) -> HttpResponse | None:
-        meta = request.META
-        if (
-            meta.get("CONTENT_LENGTH")
-            or "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
-        ):
-            return None
         from . import errors
+        from .body_limits import body_cap
+
+        meta = request.META
+        cap = min(body_cap(request.path_info), CHUNKED_BODY_LIMIT)
+        declared = meta.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > body_cap(request.path_info):
+            # Under WSGI nothing is read yet (under ASGI body_limits refused it earlier).
+            return errors.too_large(request, limit=body_cap(request.path_info))
+        if declared or "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return None
 
         if "wsgi.input" in meta:
             if not meta.get("wsgi.input_terminated"):
@@ -128,9 +132,9 @@ class ChunkedBodyMiddleware(_Middleware):
             source = meta["wsgi.input"]
         else:  # ASGI: the whole body is already spooled.
             source = request._stream
-        data = source.read(CHUNKED_BODY_LIMIT + 1)
-        if len(data) > CHUNKED_BODY_LIMIT:
-            return errors.too_large(request)
+        data = source.read(cap + 1)
+        if len(data) > cap:
+            return errors.too_large(request, limit=cap)
         from io import BytesIO
 
         from django.core.handlers.wsgi import LimitedStream

@@ -99,8 +99,14 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("NOVISURF_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("NOVISURF_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# A success forgets only that account's failures from that address (the handler says why).
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "novisurf_site.lockout.LockoutHandler"
 AXES_LOCKOUT_CALLABLE = "novisurf_site.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "novisurf_site.lockout.client_ip"
+# Proxies whose X-Forwarded-For is believed (addresses or networks); none by default, so that a
+# header a client made up never picks the address a lockout counts against.
+NOVISURF_TRUSTED_PROXIES = env.list("NOVISURF_TRUSTED_PROXIES", default=[])
 AXES_VERBOSE = False
 
 # Content-Security-Policy on every page (django-csp): scripts and styles only from this site,
@@ -282,6 +288,11 @@ NOVISURF_UPSTREAM_BASE = env.str("NOVISURF_UPSTREAM_BASE", default="")
 NOVISURF_UPSTREAM_KEY = env.str("NOVISURF_UPSTREAM_KEY", default="")
 NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default="bearer").lower()
 NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
+# Requests in flight to that upstream at once (per process); more wait, then get a 429.
+NOVISURF_UPSTREAM_MAX_CONCURRENCY = env.int("NOVISURF_UPSTREAM_MAX_CONCURRENCY", default=8)
+# The providers, aliases and models the endpoint routes to (TOML; see the README). Empty: the
+# built-in renderer and the upstream above only. A wrong file stops startup.
+NOVISURF_PROVIDERS_FILE = env.str("NOVISURF_PROVIDERS_FILE", default="")
 
 # Active API keys one person may hold.
 NOVISURF_MAX_KEYS_PER_USER = env.int("NOVISURF_MAX_KEYS_PER_USER", default=20)
@@ -297,6 +308,10 @@ NOVISURF_THUMBNAIL_SIZE = env.int("NOVISURF_THUMBNAIL_SIZE", default=512)
 NOVISURF_MAX_FRAMES = env.int("NOVISURF_MAX_FRAMES", default=1000)
 # The whole multipart body of POST /v1/images/edits (up to 16 images and a mask); larger is a 413.
 NOVISURF_MAX_EDIT_BODY_BYTES = env.int("NOVISURF_MAX_EDIT_BODY_BYTES", default=64 * 1024 * 1024)
+# The whole body of one import (/import: up to 50 files); larger is refused before it is read.
+NOVISURF_MAX_IMPORT_BODY_BYTES = env.int(
+    "NOVISURF_MAX_IMPORT_BODY_BYTES", default=256 * 1024 * 1024
+)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=24)
 
 # The queue. A running generation's lease is renewed every third of this; a worker that dies

@@ -96,6 +96,10 @@ def children() -> list[Child]:
         "--timeout-graceful-shutdown",
         str(int(GRACE)),
         "--no-server-header",
+        # The client's address is the connecting one: uvicorn would otherwise take it from
+        # X-Forwarded-For of any loopback peer. Django believes that header only from
+        # NOVISURF_TRUSTED_PROXIES (novisurf_site/lockout.py).
+        "--no-proxy-headers",
     ]
     if os.environ.get("NOVISURF_ACCESS_LOG", "1") in ("0", "false", "no"):
         web.append("--no-access-log")

@@ -84,6 +84,7 @@ def _media_in_tmp(settings, tmp_path, request):
     settings.NOVISURF_API_KEY = ""
     settings.NOVISURF_UPSTREAM_BASE = ""
     settings.NOVISURF_UPSTREAM_KEY = ""
+    settings.NOVISURF_PROVIDERS_FILE = ""
     settings.NOVISURF_RATE_LIMIT_PER_MINUTE = 1000
     clear_test_cache()
     yield

@@ -1,15 +1,21 @@
-"""Who makes a request's images: the procedural renderer here, or the upstream it forwards to."""
+"""Who makes a request's images: the router picks a provider by model name, and the provider's
+renderer (the procedural one built in, or an adapter of its kind) makes them.
+
+The data every renderer answers with lives here; the kinds are in :mod:`.base` and each kind's
+module; the table of providers, aliases and models, and the routing, in :mod:`.registry`.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
+from novisurf.protocol import GenerationRequest, ModelSpec
 
-from novisurf.protocol import MODELS, GenerationRequest
+if TYPE_CHECKING:
+    from .registry import ListedModel as ListedModel
 
 
 @dataclass(frozen=True)
@@ -22,10 +28,13 @@ class RenderedImage:
 @dataclass
 class RenderResult:
     """The images, and the answer's other top-level fields (``usage``, ``background``,
-    ``output_format``, ``quality``, ``size``...): for an upstream, exactly what it sent."""
+    ``output_format``, ``quality``, ``size``...): for an upstream, exactly what it sent.
+
+    ``provider`` is the name of the provider that served it (set by the router)."""
 
     images: list[RenderedImage]
     fields: dict[str, Any] = field(default_factory=dict)
+    provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,41 +57,37 @@ class StreamEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
-def upstream_configured() -> bool:
-    return bool(settings.NOVISURF_UPSTREAM_BASE)
-
-
 def serves(model: str) -> bool:
-    """Whether this endpoint can answer for ``model``: its own always, others through an upstream."""
-    spec = MODELS.get(model)
-    if spec is not None and spec.procedural:
-        return True
-    return upstream_configured()
+    """Whether this endpoint can answer for ``model`` now (built in, a provider's, an alias)."""
+    from .registry import router
+
+    return router().serves(model)
 
 
-def _is_procedural(request: GenerationRequest) -> bool:
-    spec = MODELS.get(request.model)
-    return spec is not None and spec.procedural
+def spec_of(model: str) -> ModelSpec:
+    """What ``model`` takes: the protocol table's row for a known OpenAI model, else its kind's."""
+    from .registry import router
+
+    return router().spec(model)
+
+
+def listed() -> list:
+    """The models that can answer now, as :class:`.registry.ListedModel` rows."""
+    from .registry import router
+
+    return router().listed()
 
 
 def render(request: GenerationRequest) -> RenderResult:
-    if _is_procedural(request):
-        from . import procedural
+    from .registry import router
 
-        return procedural.render(request)
-    from . import upstream
-
-    return upstream.forward(request)
+    return router().render(request)
 
 
 def stream(request: GenerationRequest) -> Iterator[StreamEvent]:
-    """The request's events. Whatever can be refused is refused here, before the first event
-    (as a ``ProtocolError``, so that the caller still gets a status code); the events come as
-    they are made."""
-    if _is_procedural(request):
-        from . import procedural
+    """The request's events (an iterator with a ``provider`` attribute). Whatever can be
+    refused is refused here, before the first event (as a ``ProtocolError``, so that the caller
+    still gets a status code); the events come as they are made."""
+    from .registry import router
 
-        return procedural.stream(request)
-    from . import upstream
-
-    return upstream.forward_stream(request)
+    return router().stream(request)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from novisurf.protocol import GenerationRequest
+from novisurf.protocol import MODELS, OPEN_SPEC, GenerationRequest, ModelSpec
 
 from . import RenderResult, StreamEvent
 
@@ -59,6 +59,12 @@ class Renderer(ABC):
     # only models whose renderer previews; the others carry the completed event only.
     previews: ClassVar[bool] = False
     edits: ClassVar[bool] = False
+    # Where the engine lives when the entry names no base_url ("" : base_url is required).
+    default_base_url: ClassVar[str] = ""
+    # A kind driven by a workflow file (comfyui): the file is required, and must contain each
+    # of these strings; the loader checks both before startup goes on.
+    needs_workflow: ClassVar[bool] = False
+    workflow_placeholders: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -66,6 +72,7 @@ class Renderer(ABC):
     @classmethod
     def check_config(cls, config: ProviderConfig) -> None:
         """Refuse a config this kind cannot use (raise :class:`ProviderConfigError`)."""
+        return None
 
     @property
     def name(self) -> str:
@@ -73,6 +80,40 @@ class Renderer(ABC):
 
     def models(self) -> list[str]:
         return list(self.config.models)
+
+    @property
+    def label(self) -> str:
+        """How this provider's errors begin, for the person who reads them."""
+        return "Upstream" if self.name == UPSTREAM_PROVIDER else f"Provider {self.name}"
+
+    def spec(self, model: str) -> ModelSpec:
+        """What ``model`` takes here: the protocol table's row for OpenAI's own models on an
+        OpenAI-shaped kind (and for the built-in ones), otherwise what the kind can do. Every
+        model takes ``stream``; one that does not preview sends its completed events only."""
+        known = MODELS.get(model)
+        if known is not None and (known.procedural or self.kind in OPENAI_SHAPED_KINDS):
+            return known
+        return replace(
+            OPEN_SPEC,
+            id=model,
+            label=model,
+            streams=True,
+            edits=self.edits,
+            owned_by=self.name,
+            description=f"Served by {self.name} ({self.kind}).",
+        )
+
+    def previews_for(self, model: str) -> bool:
+        """Whether ``model`` sends partial images on the way (what the gallery asks to stream).
+
+        ``streams = true|false`` in the provider's entry says it for an OpenAI-compatible server
+        that the protocol table cannot speak for."""
+        if "streams" in self.config.options:
+            return bool(self.config.options["streams"])
+        known = MODELS.get(model)
+        if known is not None and (known.procedural or self.kind in OPENAI_SHAPED_KINDS):
+            return known.streams and (self.previews or self.kind in OPENAI_SHAPED_KINDS)
+        return self.previews
 
     @abstractmethod
     def render(self, request: GenerationRequest) -> RenderResult:
@@ -88,6 +129,12 @@ class Renderer(ABC):
 
         result = self.render(request)
         return iter(completed_events(request, result))
+
+
+# The provider the ``NOVISURF_UPSTREAM_*`` settings make; its errors begin "Upstream:".
+UPSTREAM_PROVIDER = "upstream"
+# Kinds that speak OpenAI's own API: a model of the protocol table takes what the table says.
+OPENAI_SHAPED_KINDS = frozenset({"openai", "azure"})
 
 
 # kind -> Renderer class. Filled by each kind's module (see ``api/renderers/registry.py``).

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
-from .. import imaging
+from novisurf import imaging
+
 from ..models import BoardImage, Image, TaggedImage
 from .images import image_parameters
 

@@ -14,10 +14,10 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image as PILImage
 
+from novisurf import imaging
 from novisurf.client import FilePart
 from novisurf.protocol import PROCEDURAL_MODEL, spec_for
 
-from .. import imaging
 from ..models import Generation, Image, mask_upload_to
 from .files import files_delete_now, files_journal_settle, files_journal_writing, storage
 from .queue import generation_create
@@ -158,9 +158,13 @@ def edit_files(*, generation: Generation) -> list[FilePart]:
         raise EditSourceMissing(
             "The file of the image this edit started from is missing."
         ) from None
-    data, content_type = imaging.as_edit_source(
-        original, format=parent.format, width=parent.width, height=parent.height
-    )
+    try:
+        data, content_type = imaging.as_edit_source(
+            original, format=parent.format, width=parent.width, height=parent.height
+        )
+    except imaging.ImageRejected as exc:
+        # An SVG too complex to draw (in its bounded child process) cannot be edited.
+        raise EditSourceMissing(f"The image cannot be edited: {exc}") from None
     extension = content_type.rsplit("/", 1)[-1]
     parts: list[FilePart] = [("image", (f"image.{extension}", data, content_type))]
     if generation.mask:

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from .. import imaging
+from novisurf import imaging
+
 from ..models import GalleryEvent, Generation, Image, Tag, image_upload_to, thumbnail_upload_to
 from .events import event_emit
 from .files import files_delete_now, files_journal_settle, files_journal_writing, storage

@@ -16,7 +16,8 @@ from pathlib import PurePath
 
 from django.conf import settings
 
-from .. import imaging
+from novisurf import imaging
+
 from ..models import Image
 from .images import image_save_with_files
 

@@ -138,7 +138,7 @@ def test_list_models(httpserver, client):
 
 def test_bad_configuration_is_refused():
     with pytest.raises(ValueError, match="auth_header"):
-        ImageClient(ClientConfig(base_url="http://127.0.0.1/v1", auth_header="basic"))
+        ImageClient(ClientConfig(base_url="http://127.0.0.1/v1", auth_header="digest"))
     with pytest.raises(ValueError, match="base_url"):
         ImageClient(ClientConfig(base_url="ftp://127.0.0.1/v1"))
 

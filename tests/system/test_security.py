@@ -271,3 +271,67 @@ def test_a_refused_gallery_key_says_what_to_do(settings, httpserver, user):
     assert generation.status == Generation.Status.FAILED
     assert "Incorrect API key provided" in generation.error
     assert "run `make run` again" in generation.error
+
+
+@pytest.mark.django_db
+def test_interleaved_good_logins_do_not_reset_another_accounts_failures(client, user, other_user):
+    # Four guesses at alice, one good login to bob from the same address, repeated: the good
+    # logins forget only bob's failures, so alice is locked at her fifth wrong password.
+    statuses = []
+    for _ in range(3):
+        for _ in range(4):
+            statuses.append(client.post(LOGIN, {"username": "alice", "password": "guess"}))
+        client.post(LOGIN, {"username": "bob", "password": "bob-password-123"})
+        client.logout()
+    assert [r.status_code for r in statuses[:5]] == [200, 200, 200, 200, 429]
+    right = client.post(LOGIN, {"username": "alice", "password": "alice-password-123"})
+    assert right.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_good_login_forgets_that_accounts_own_failures(client, user):
+    for _ in range(3):
+        client.post(LOGIN, {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.9")
+    client.post(
+        LOGIN, {"username": "alice", "password": "alice-password-123"}, REMOTE_ADDR="10.0.0.9"
+    )
+    client.logout()
+    for _ in range(4):
+        response = client.post(
+            LOGIN, {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.9"
+        )
+    assert response.status_code == 200  # 4 since the success, not 7
+
+
+@pytest.mark.django_db
+def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(client, user, settings):
+    # Without trusted proxies, a made-up header from loopback does not move the lockout.
+    for number in range(6):
+        response = client.post(
+            LOGIN,
+            {"username": f"nobody{number}", "password": "wrong"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{number}",
+        )
+    assert response.status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_trusted_proxy_names_the_client(client, user, settings):
+    settings.NOVISURF_TRUSTED_PROXIES = ["10.9.0.0/16"]
+    for _ in range(5):
+        client.post(
+            LOGIN,
+            {"username": "mallory", "password": "wrong"},
+            REMOTE_ADDR="10.9.0.2",
+            HTTP_X_FORWARDED_FOR="spoofed, 198.51.100.7",
+        )
+    # Another client behind the same proxy is not locked out by mallory's address.
+    response = client.post(
+        LOGIN,
+        {"username": "alice", "password": "alice-password-123"},
+        REMOTE_ADDR="10.9.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.8",
+    )
+    assert response.status_code == 302

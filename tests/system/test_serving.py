@@ -40,8 +40,11 @@ def site(tmp_path):
             "NOVISURF_ACCESS_LOG": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHON": sys.executable,
+            # Where Django would spool a request body: a folder each test can look into.
+            "TMPDIR": str(tmp_path / "tmp"),
         }
     )
+    (tmp_path / "tmp").mkdir()
     env.pop("NOVISURF_API_KEY", None)
     # A site of its own: never the operator's database, cache or bucket.
     for name in ("CACHE_URL", "STORAGE_BACKEND"):
@@ -141,3 +144,65 @@ def test_fifty_slow_connections_do_not_stop_a_normal_page(site):
     finally:
         for sock in slow:
             sock.close()
+
+
+def raw_request(port: int, head: str, body: bytes = b"", *, chunks: int = 0) -> bytes:
+    """Send ``head`` and a few bytes of body on a socket, then read the answer (bounded)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        try:
+            for _ in range(chunks):  # a chunked body of 64 KB chunks, until it is refused
+                sock.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+        except OSError:
+            pass  # the server answered and closed: the rest is not wanted
+        answer = b""
+        while b"\r\n\r\n" not in answer and len(answer) < 65536:
+            part = sock.recv(65536)
+            if not part:
+                break
+            answer += part
+        return answer
+
+
+GIGABYTE_BODIES = [
+    ("/v1/images/edits", "Content-Type: multipart/form-data; boundary=b\r\n"),
+    ("/accounts/login/", "Content-Type: application/x-www-form-urlencoded\r\n"),
+    ("/healthz", ""),
+    ("/import", "Content-Type: multipart/form-data; boundary=b\r\n"),
+]
+
+
+def test_bodies_are_refused_from_their_headers_before_they_are_read(site):
+    base, _, log = site
+    port = int(base.rsplit(":", 1)[1])
+    spool = log.parent / "tmp"
+    # 1 GiB claimed, three bytes sent: a 413 at once (the server would otherwise wait for
+    # the rest, then spool it to disk).
+    for path, headers in GIGABYTE_BODIES:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {1 << 30}\r\n"
+        answer = raw_request(port, head + headers, b"abc")
+        assert answer.startswith(b"HTTP/1.1 413 "), (path, answer[:200])
+    # Under the cap, but to the API without a valid key: a 401 before the body is read.
+    for auth in ("", "Authorization: Bearer dkai_not-a-key\r\n"):
+        head = (
+            "POST /v1/images/edits HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Length: {60 * 1024 * 1024}\r\n{auth}"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+        )
+        answer = raw_request(port, head, b"--b\r\n")
+        assert answer.startswith(b"HTTP/1.1 401 "), (auth, answer[:200])
+    # An upload page without a login: a 403 before the body is read.
+    head = (
+        f"POST /import HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {100 << 20}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n"
+    )
+    assert raw_request(port, head, b"--b\r\n").startswith(b"HTTP/1.1 403 ")
+    # A chunked body (no length) is cut at the cap: 16 MB offered, the login page takes 64 KB.
+    head = (
+        "POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Transfer-Encoding: chunked\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+    )
+    assert raw_request(port, head, chunks=256).startswith(b"HTTP/1.1 413 ")
+    # Nothing of any of them reached the disk.
+    assert sorted(p.name for p in spool.rglob("*") if p.is_file()) == []

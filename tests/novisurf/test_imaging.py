@@ -1,4 +1,4 @@
-"""gallery.imaging: what is verified before storing, thumbnails, and the PNG text chunk."""
+"""novisurf.imaging: what is verified before storing, thumbnails, and the PNG text chunk."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import os
 import struct
 import zlib
 
+import defusedxml.ElementTree
 import pytest
 from PIL import Image
 
-from gallery import imaging
+from novisurf import imaging
 
 BIG_CAP = 40_000_000
 
@@ -342,3 +343,75 @@ def test_an_embedded_raster_that_claims_too_many_pixels_is_never_drawn():
     ).encode()
     safe = imaging.verify(svg, max_pixels=BIG_CAP).svg.decode()
     assert huge not in safe and small in safe
+
+
+# -- SVG drawing is bounded ------------------------------------------------------------------
+
+
+def use_bomb(levels: int = 12, fan: int = 5, *, blur: bool = False) -> bytes:
+    """A kilobyte of SVG that asks for ``fan ** levels`` shapes through nested ``<use>``;
+    ``blur`` puts a wide Gaussian blur on the shape that is multiplied."""
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="2000"><defs>']
+    if blur:
+        parts.append('<filter id="f"><feGaussianBlur stdDeviation="80"/></filter>')
+    shape_filter = ' filter="url(#f)"' if blur else ""
+    parts.append(f'<circle id="l0" cx="1000" cy="1000" r="900"{shape_filter}/>')
+    for level in range(1, levels + 1):
+        uses = "".join(f'<use href="#l{level - 1}"/>' for _ in range(fan))
+        parts.append(f'<g id="l{level}">{uses}</g>')
+    parts.append(f'</defs><use href="#l{levels}"/></svg>')
+    return "".join(parts).encode()
+
+
+def _no_child(args):
+    raise AssertionError("an SVG over budget must be refused before anything is drawn")
+
+
+@pytest.mark.parametrize("svg", [use_bomb(), use_bomb(4, blur=True)], ids=["use", "blur"])
+def test_an_svg_bomb_is_refused_as_too_complex_before_drawing(monkeypatch, svg):
+    assert len(svg) < 1500
+    monkeypatch.setattr(imaging, "_spawn", _no_child)
+    with pytest.raises(imaging.SvgTooComplex, match="too complex to display"):
+        imaging.verify(svg, max_pixels=BIG_CAP)
+
+
+def test_shared_and_cyclic_references_are_costed_once_and_end():
+    shared = use_bomb(levels=2, fan=10)  # 100 circles: well within the budget
+    assert imaging.verify(shared, max_pixels=BIG_CAP).format == "SVG"
+    cyclic = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b'<g id="a"><use href="#b"/></g><g id="b"><use href="#a"/></g></svg>'
+    )
+    root = defusedxml.ElementTree.fromstring(cyclic)
+    assert imaging.svg_check_cost(root) < 10
+
+
+def test_a_deeply_nested_svg_is_costed_without_recursion():
+    depth = 20_000
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        + "<g>" * depth
+        + "</g>" * depth
+        + "</svg>"
+    )
+    root = defusedxml.ElementTree.fromstring(svg)
+    assert imaging.svg_check_cost(root) == depth + 1
+
+
+def test_drawing_past_the_cpu_limit_ends_the_child_not_this_process(monkeypatch):
+    # Under a budget lifted out of the way, 3,125 blurs (12 s of drawing) reach the rasteriser:
+    # its child process is stopped by its CPU-time limit and the SVG is refused, in seconds.
+    monkeypatch.setattr(imaging, "MAX_SVG_DRAW_COST", 10**12)
+    monkeypatch.setattr(imaging, "SVG_RENDER_CPU_SECONDS", 1)
+    with pytest.raises(imaging.SvgTooComplex, match="too complex to display"):
+        imaging.verify(use_bomb(5, blur=True), max_pixels=BIG_CAP)
+
+
+def test_a_thumbnail_that_cannot_be_drawn_is_a_placeholder(monkeypatch):
+    verified = imaging.verify(use_bomb(levels=2), max_pixels=BIG_CAP)
+    monkeypatch.setattr(imaging, "MAX_SVG_DRAW_COST", 10**12)
+    monkeypatch.setattr(imaging, "SVG_RENDER_CPU_SECONDS", 1)
+    verified.svg = use_bomb(5, blur=True)  # as if drawing it at thumbnail size ran out of time
+    data, width, height = imaging.thumbnail_for(verified, max_side=64)
+    thumb = Image.open(io.BytesIO(data))
+    assert (thumb.format, thumb.size, (width, height)) == ("WEBP", (64, 64), (64, 64))
