@@ -257,7 +257,7 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
     )
 
 
-# -- boards, selections, trash (issue 7) ---------------------------------------------------------
+# -- boards, selections, trash ------------------------------------------------------------------
 
 
 def board_choices(*, owner) -> list[Board]:

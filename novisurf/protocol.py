@@ -593,7 +593,7 @@ _CORE_FIELDS = ("prompt", "model", "n", "size", "response_format")
 GENERATION_FIELDS = frozenset({*_CORE_FIELDS, *GENERATION_OPTIONS})
 EDIT_FILE_FIELDS = ("image", "mask", "markup")
 EDIT_FIELDS = frozenset({*_CORE_FIELDS, *EDIT_OPTIONS, *EDIT_FILE_FIELDS})
-# Before issue 9 this was the one list; kept for callers that ask about generations.
+# The fields of a generation request (what callers that ask about generations mean).
 KNOWN_FIELDS = GENERATION_FIELDS
 # The fields whose multipart text is a number or a boolean.
 INT_FIELDS = frozenset(
