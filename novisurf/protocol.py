@@ -289,6 +289,17 @@ class ProtocolError(Exception):
         return error_envelope(self.message, param=self.param, code=self.code, type=self.type)
 
 
+def body_too_large(limit: int | None = None) -> ProtocolError:
+    """The one answer to a body over its cap (413), wherever it is noticed: the middleware, the
+    API's readers, Django's own limits."""
+    message = (
+        f"The request body is larger than {limit // 1024:,} KB."
+        if limit
+        else "The request body is too large."
+    )
+    return ProtocolError(message, status=413, code="request_too_large")
+
+
 def error_envelope(
     message: str,
     *,
