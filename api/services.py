@@ -19,7 +19,13 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from novisurf.protocol import URL_LIFETIME_SECONDS, GenerationRequest, InputFile, ProtocolError
+from novisurf.protocol import (
+    IMAGE_FORMATS,
+    URL_LIFETIME_SECONDS,
+    GenerationRequest,
+    InputFile,
+    ProtocolError,
+)
 
 from . import renderers
 from .models import KEY_PREFIX, ApiKey, IssuedImage
@@ -27,13 +33,7 @@ from .models import KEY_PREFIX, ApiKey, IssuedImage
 # last_used_at is written at most this often per key, so that a busy key does not turn every
 # request into a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "image/svg+xml": ".svg",
-}
+EXTENSIONS = {f.content_type: f".{f.extension}" for f in IMAGE_FORMATS.values()}
 _signer = TimestampSigner(salt="novisurf.api.issued-image")
 
 

@@ -184,7 +184,8 @@ def image_upload_to(instance: Image, filename: str) -> str:
 
 
 def thumbnail_upload_to(instance: Image, filename: str) -> str:
-    return f"thumbnails/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.webp"
+    # The extension is the thumbnail's format (protocol.THUMBNAIL_FORMAT), as the row records.
+    return f"thumbnails/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}{_extension(filename)}"
 
 
 def _extension(filename: str) -> str:
@@ -193,7 +194,7 @@ def _extension(filename: str) -> str:
 
 
 class Image(models.Model):
-    """A stored image: the original bytes exactly as received, plus a WebP thumbnail."""
+    """A stored image: the original bytes exactly as received, plus a thumbnail (in protocol.THUMBNAIL_FORMAT)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -210,6 +211,8 @@ class Image(models.Model):
     thumbnail_width = models.PositiveIntegerField()
     thumbnail_height = models.PositiveIntegerField()
     format = models.CharField(max_length=10)
+    # The format its thumbnail was made in (a name in protocol.IMAGE_FORMATS).
+    thumbnail_format = models.CharField(max_length=10, default="webp")
     file_size = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64, db_index=True)
     prompt = models.TextField()

@@ -15,9 +15,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
+from novisurf.protocol import CONTENT_TYPES, DEFAULT_RESPONSE_FORMAT
 
-from .. import delivery, imaging, live, selectors, services
+from .. import delivery, live, selectors, services
 from ..forms import EditForm, GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
@@ -280,7 +280,7 @@ def image_page_render(
 @require_GET
 def image_file(request: HttpRequest, image_id) -> HttpResponse:
     image = image_or_404(request, image_id)
-    content_type = imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+    content_type = CONTENT_TYPES.get(image.format, "application/octet-stream")
     # An SVG is shown sandboxed (see gallery.delivery); on S3 it is always a download.
     filename = f"{services.download_stem(image)}.svg" if image.format == "svg" else ""
     try:
@@ -294,7 +294,9 @@ def image_file(request: HttpRequest, image_id) -> HttpResponse:
 def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
     image = image_or_404(request, image_id)
     try:
-        return delivery.serve(request, image.thumbnail, content_type="image/webp")
+        return delivery.serve(
+            request, image.thumbnail, content_type=CONTENT_TYPES[image.thumbnail_format]
+        )
     except delivery.StorageUnavailable:
         return delivery.unavailable(placeholder=True)
 
@@ -312,7 +314,7 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
         logger.warning("Could not read %s for a download", image.file.name, exc_info=True)
         return delivery.unavailable()
     response = HttpResponse(
-        data, content_type=imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+        data, content_type=CONTENT_TYPES.get(image.format, "application/octet-stream")
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     if image.format == "svg":
