@@ -211,8 +211,9 @@ class Image(models.Model):
     thumbnail_width = models.PositiveIntegerField()
     thumbnail_height = models.PositiveIntegerField()
     format = models.CharField(max_length=10)
-    # The format its thumbnail was made in (a name in protocol.IMAGE_FORMATS).
-    thumbnail_format = models.CharField(max_length=10, default="webp")
+    # The format its thumbnail was made in (a name in protocol.IMAGE_FORMATS). A database
+    # default, so that adding the column on SQLite keeps the table (and its search triggers).
+    thumbnail_format = models.CharField(max_length=10, default="webp", db_default="webp")
     file_size = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64, db_index=True)
     prompt = models.TextField()
