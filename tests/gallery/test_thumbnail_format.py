@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_one_table_names_every_format():
     assert imaging.CONTENT_TYPES is protocol.CONTENT_TYPES
-    assert protocol.OUTPUT_FORMATS == tuple(protocol.IMAGE_FORMATS)
+    assert tuple(protocol.IMAGE_FORMATS) == protocol.OUTPUT_FORMATS
     for name, image_format in protocol.IMAGE_FORMATS.items():
         assert protocol.CONTENT_TYPES[name] == image_format.content_type
         assert imaging.ALLOWED_FORMATS[image_format.pillow] == image_format.extension
