@@ -11,6 +11,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +27,7 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from novisurf.pricing import usd_text
 from novisurf.protocol import (
     MAX_BODY_BYTES,
     MODELS,
@@ -205,7 +207,7 @@ def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
     _count_request(api_key)
     generation = validate_generation(
-        read_json_body(request), serves=renderers.serves, spec_of=renderers.spec_of
+        read_json_body(request), serves=renderers.serves_for(api_key), spec_of=renderers.spec_of
     )
     return _answer(request, generation, api_key)
 
@@ -215,22 +217,27 @@ def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
     _count_request(api_key)
     fields, files = read_multipart_body(request)
-    edit = validate_edit(fields, files, serves=renderers.serves, spec_of=renderers.spec_of)
+    edit = validate_edit(
+        fields, files, serves=renderers.serves_for(api_key), spec_of=renderers.spec_of
+    )
     services.edit_images_check(request=edit)
     return _answer(request, edit, api_key)
 
 
 def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> HttpResponse:
     if generation.stream:
-        events = renderers.stream(generation)
-        response = event_stream_response(request, events)
-        response[PROVIDER_HEADER] = getattr(events, "provider", "")
-        return response
+        streamed = services.generation_stream(request=generation, api_key=api_key)
+        response = event_stream_response(request, streamed.events)
+        return _priced(response, provider=streamed.provider, cost=streamed.cost)
     answer = services.generation_answer(
         request=generation, api_key=api_key, absolute_url=request.build_absolute_uri
     )
-    response = JsonResponse(answer.body())
-    response[PROVIDER_HEADER] = answer.provider
+    return _priced(JsonResponse(answer.body()), provider=answer.provider, cost=answer.cost)
+
+
+def _priced(response: HttpResponse, *, provider: str, cost: Decimal) -> HttpResponse:
+    response[PROVIDER_HEADER] = provider
+    response["x-novisurf-cost"] = usd_text(cost)
     return response
 
 
@@ -279,16 +286,15 @@ async def _pulled_in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 @api_view(("GET",))
 def models_list(request: HttpRequest) -> JsonResponse:
-    authenticate(request)
-    return JsonResponse(
-        {"object": "list", "data": [_model_object(model) for model in renderers.listed()]}
-    )
+    api_key = authenticate(request)
+    listed = [model for model in renderers.listed() if api_key.allows(model.id)]
+    return JsonResponse({"object": "list", "data": [_model_object(model) for model in listed]})
 
 
 @api_view(("GET",))
 def model_detail(request: HttpRequest, model: str) -> JsonResponse:
-    authenticate(request)
-    found = next((m for m in renderers.listed() if m.id == model), None)
+    api_key = authenticate(request)
+    found = next((m for m in renderers.listed() if m.id == model and api_key.allows(m.id)), None)
     if found is None:
         raise ProtocolError(
             f"The model '{model}' does not exist", status=404, param="model", code="model_not_found"

@@ -8,11 +8,11 @@ module; the table of providers, aliases and models, and the routing, in :mod:`.r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from novisurf.protocol import GenerationRequest, ModelSpec
+from novisurf.protocol import GenerationRequest, ModelSpec, ProtocolError
 
 if TYPE_CHECKING:
     from .registry import ListedModel as ListedModel
@@ -62,6 +62,28 @@ def serves(model: str) -> bool:
     from .registry import router
 
     return router().serves(model)
+
+
+def serves_for(api_key) -> Callable[[str], bool]:
+    """``serves`` for one API key: a model it may not use, or nobody serves, is a 404 that
+    says which of the two it is."""
+    from .registry import router
+
+    def serves(model: str) -> bool:
+        table = router()
+        if not table.serves(model):
+            raise table.unknown_model(model)
+        if not api_key.allows(model):
+            raise ProtocolError(
+                f"The model '{model}' does not exist or you do not have access to it: this API "
+                f"key may use {', '.join(api_key.allowed_models)} only.",
+                status=404,
+                param="model",
+                code="model_not_found",
+            )
+        return True
+
+    return serves
 
 
 def spec_of(model: str) -> ModelSpec:

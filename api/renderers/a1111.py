@@ -46,6 +46,7 @@ MAX_SEED = 2**32 - 1
 # Options of the provider entry passed through to every request when set.
 PASSED_OPTIONS = ("steps", "cfg_scale", "sampler_name", "scheduler", "denoising_strength")
 PREVIEW_INTERVAL = 0.5
+REFUSAL_WAIT = 0.2
 
 
 @register
@@ -61,13 +62,13 @@ class A1111Renderer(Renderer):
             isinstance(v, str) for v in checkpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'checkpoints' must be a table of model name = "
+                "'checkpoints' must be a table of model name = "
                 '"checkpoint title" (as /sdapi/v1/sd-models lists them).'
             )
         unknown = sorted(set(checkpoints) - set(config.models))
         if unknown:
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'checkpoints' names models the provider does not "
+                f"'checkpoints' names models the provider does not "
                 f"list in 'models': {', '.join(unknown)}."
             )
 
@@ -137,16 +138,25 @@ class A1111Renderer(Renderer):
         def work() -> None:
             try:
                 done.put(client.request_json("POST", path, json_body=body))
-            except ClientError as exc:
+            except Exception as exc:  # a bug must reach the caller, not leave it waiting
                 done.put(exc)
 
         worker = threading.Thread(target=work, name="a1111-render", daemon=True)
         worker.start()
+        # A refusal (a 422, a bad key) comes back at once: wait that long for it, so that it is
+        # an error status rather than an event of a stream already begun.
+        try:
+            early = done.get(timeout=min(REFUSAL_WAIT, self.config.timeout))
+        except queue.Empty:
+            early = None
+        if isinstance(early, Exception) and not isinstance(early, EndpointTimeout):
+            raise early
 
         def events() -> Iterator[StreamEvent]:
             schedule = PartialSchedule(request.partial_images)
             seen: set[str] = set()
-            while True:
+            answer = early
+            while answer is None:
                 try:
                     answer = done.get(timeout=min(PREVIEW_INTERVAL, deadline.remaining() or 0.01))
                     break
@@ -163,7 +173,7 @@ class A1111Renderer(Renderer):
                     except EndpointUnavailable:
                         continue  # a preview is a courtesy: a bad one is skipped
                     yield partial_event(request, data, schedule.sent - 1)
-            if isinstance(answer, ClientError):
+            if isinstance(answer, Exception):
                 if isinstance(answer, EndpointTimeout):
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
                 raise answer

@@ -52,6 +52,7 @@ MODERATED = ("Request Moderated", "Content Moderated")
 @register
 class BFLRenderer(Renderer):
     kind = "bfl"
+    default_base_url = "https://api.bfl.ai"
     edits = True  # flux-kontext takes an input_image; other endpoints say so themselves
 
     @classmethod
@@ -61,7 +62,7 @@ class BFLRenderer(Renderer):
             isinstance(v, str) and v.strip("/") for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"BFL endpoint" (e.g. "flux-pro-1.1").'
             )
 

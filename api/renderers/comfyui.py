@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from novisurf.client import ClientError, EndpointTimeout, EndpointUnavailable
 from novisurf.engine_socket import EngineSocket, websocket_url
-from novisurf.protocol import GenerationRequest, sniff_format
+from novisurf.protocol import GenerationRequest, ProtocolError, sniff_format
 
 from . import RenderedImage, RenderResult, StreamEvent
 from .base import ProviderConfig, ProviderConfigError, Renderer, register
@@ -109,39 +109,34 @@ class ComfyUIRenderer(Renderer):
     @classmethod
     def check_config(cls, config: ProviderConfig) -> None:
         workflow = config.workflow
-        where = f"provider {config.name!r}"
         if not isinstance(workflow, Mapping) or not workflow:
             raise ProviderConfigError(
-                f"{where}: a comfyui provider needs 'workflow', a ComfyUI workflow in API format "
+                "a comfyui provider needs 'workflow', a ComfyUI workflow in API format "
                 "(in ComfyUI: Workflow > Export (API))."
             )
         for node_id, node in workflow.items():
             if not isinstance(node, Mapping) or not isinstance(node.get("inputs"), Mapping):
                 raise ProviderConfigError(
-                    f"{where}: the workflow's node {node_id!r} has no 'inputs': is it the API "
+                    f"the workflow's node {node_id!r} has no 'inputs': is it the API "
                     "format (Workflow > Export (API)) rather than the UI's saved workflow?"
                 )
             if not isinstance(node.get("class_type"), str):
-                raise ProviderConfigError(
-                    f"{where}: the workflow's node {node_id!r} has no 'class_type'."
-                )
+                raise ProviderConfigError(f"the workflow's node {node_id!r} has no 'class_type'.")
         found = placeholders_in(workflow)
         unknown = sorted(found - set(PLACEHOLDERS))
         if unknown:
             raise ProviderConfigError(
-                f"{where}: the workflow has placeholders ComfyUI requests do not fill: "
+                f"the workflow has placeholders ComfyUI requests do not fill: "
                 f"{', '.join('{{' + name + '}}' for name in unknown)} (known: "
                 f"{', '.join('{{' + name + '}}' for name in PLACEHOLDERS)})."
             )
         if "prompt" not in found:
             raise ProviderConfigError(
-                f"{where}: the workflow has no {{{{prompt}}}} placeholder: put the string "
+                "the workflow has no {{prompt}} placeholder: put the string "
                 '"{{prompt}}" where the positive prompt goes (a CLIPTextEncode\'s "text").'
             )
         if "mask" in found and "image" not in found:
-            raise ProviderConfigError(
-                f"{where}: the workflow has {{{{mask}}}} but no {{{{image}}}} to go with it."
-            )
+            raise ProviderConfigError("the workflow has {{mask}} but no {{image}} to go with it.")
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -171,8 +166,6 @@ class ComfyUIRenderer(Renderer):
 
     def _check(self, request: GenerationRequest) -> None:
         if request.is_edit and not self.edits:
-            from novisurf.protocol import ProtocolError
-
             raise ProtocolError(
                 f"The model {request.model} does not take an image: its ComfyUI workflow has "
                 "no {{image}} placeholder.",

@@ -48,6 +48,7 @@ PASSED_OPTIONS = (
 @register
 class FalRenderer(Renderer):
     kind = "fal"
+    default_base_url = "https://queue.fal.run"
     edits = True  # image-to-image models take image_url; the others refuse it in their words
 
     @classmethod
@@ -57,7 +58,7 @@ class FalRenderer(Renderer):
             isinstance(v, str) and v.strip("/") for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"fal model id" (e.g. "fal-ai/flux/dev").'
             )
 

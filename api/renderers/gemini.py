@@ -49,6 +49,7 @@ def nearest_ratio(width: int, height: int, ratios: tuple[str, ...]) -> str:
 @register
 class GeminiRenderer(Renderer):
     kind = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com"
     edits = True  # generateContent takes the image as an inline part; Imagen refuses edits
 
     @classmethod
@@ -58,7 +59,7 @@ class GeminiRenderer(Renderer):
             isinstance(v, str) for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"Google model id" (e.g. "gemini-2.5-flash-image").'
             )
 

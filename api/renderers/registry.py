@@ -109,6 +109,18 @@ class Router:
     def serves(self, model: str) -> bool:
         return bool(self.routes(model))
 
+    def unknown_model(self, model: str) -> ProtocolError:
+        """The 404 for a model nobody serves, saying why where the reason is the setup."""
+        message = f"The model '{model}' does not exist or you do not have access to it."
+        if len(self.renderers) == 1:
+            builtin = ", ".join(self.by_model)
+            message = (
+                f"No provider is set up for the model '{model}': this server makes only "
+                f"{builtin} itself. Its operator adds providers with NOVISURF_PROVIDERS_FILE "
+                "or NOVISURF_UPSTREAM_BASE."
+            )
+        return ProtocolError(message, status=404, param="model", code="model_not_found")
+
     def spec(self, model: str) -> ModelSpec:
         """What ``model`` takes; an alias takes what its first model takes."""
         routes = self.routes(model)
@@ -178,12 +190,7 @@ class Router:
     def _each(self, request: GenerationRequest, attempt):
         routes = self.routes(request.model)
         if not routes:
-            raise ProtocolError(
-                f"The model '{request.model}' does not exist or you do not have access to it.",
-                status=404,
-                param="model",
-                code="model_not_found",
-            )
+            raise self.unknown_model(request.model)
         for number, route in enumerate(routes, start=1):
             try:
                 return attempt(route)

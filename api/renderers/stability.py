@@ -30,6 +30,7 @@ PASSED_OPTIONS = ("negative_prompt", "style_preset", "cfg_scale", "strength")
 @register
 class StabilityRenderer(Renderer):
     kind = "stability"
+    default_base_url = "https://api.stability.ai"
     edits = True
 
     @classmethod
@@ -42,7 +43,7 @@ class StabilityRenderer(Renderer):
         )
         if bad:
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' maps a model name to one of "
+                f"'endpoints' maps a model name to one of "
                 f"{', '.join(SERVICES)} (or sd3:<model>): {', '.join(bad)}."
             )
 

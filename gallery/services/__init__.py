@@ -42,9 +42,11 @@ from .images import (
     tags_for,
 )
 from .imports import ImportResult, image_import
-from .limits import LimitReached, limits_check, limits_for
+from .keeping import answer_enqueue, answer_keep, answer_keep_or_retry
+from .limits import LimitReached, limits_check, limits_for, monthly_budget_of
 from .maintenance import maintenance_run, stale_task_rows_fail, task_results_prune, trash_purge
 from .queue import (
+    generation_cancel,
     generation_claim_next,
     generation_create,
     generation_pick,
@@ -56,6 +58,7 @@ from .queue import (
 )
 from .runner import generation_run, generation_work
 from .storage_check import StorageReport, storage_check
+from .tags import TagNameInvalid, TagRenamed, tag_delete, tag_rename
 from .trash import (
     TrashBatch,
     images_delete_forever,
@@ -74,7 +77,12 @@ __all__ = [
     "ImportResult",
     "LimitReached",
     "StorageReport",
+    "TagNameInvalid",
+    "TagRenamed",
     "TrashBatch",
+    "answer_enqueue",
+    "answer_keep",
+    "answer_keep_or_retry",
     "archive_slug",
     "board_cover_set",
     "board_create",
@@ -96,6 +104,7 @@ __all__ = [
     "files_delete_now",
     "files_delete_on_commit",
     "files_sweep",
+    "generation_cancel",
     "generation_claim_next",
     "generation_create",
     "generation_pick",
@@ -121,10 +130,13 @@ __all__ = [
     "limits_for",
     "maintenance_run",
     "mask_check",
+    "monthly_budget_of",
     "queue_sweep",
     "queue_wake",
     "stale_task_rows_fail",
     "storage_check",
+    "tag_delete",
+    "tag_rename",
     "tags_for",
     "task_results_prune",
     "trash_empty",

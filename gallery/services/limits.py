@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Sum
@@ -43,6 +44,15 @@ def limits_for(*, user) -> Limits:
     )
 
 
+def monthly_budget_of(user_id: int) -> Decimal | None:
+    """The USD a month this person was given in the admin, or None: the site's default."""
+    return (
+        UserLimits.objects.filter(user_id=user_id, monthly_budget__isnull=False)
+        .values_list("monthly_budget", flat=True)
+        .first()
+    )
+
+
 def limits_check(*, owner, n: int, now: datetime | None = None) -> None:
     """Raise :class:`LimitReached` if ``n`` more images would pass one of the owner's limits."""
     now = now or timezone.now()
@@ -51,7 +61,7 @@ def limits_check(*, owner, n: int, now: datetime | None = None) -> None:
         day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
         used = (
             Generation.objects.filter(owner=owner, created_at__gte=day_start)
-            .exclude(status=Generation.Status.FAILED)
+            .exclude(status__in=(Generation.Status.FAILED, Generation.Status.CANCELLED))
             .aggregate(total=Sum("n"))["total"]
             or 0
         )

@@ -78,17 +78,30 @@ def api_call(context, image) -> dict:
 def listing_selection(context) -> dict:
     """What "Select all" covers on this page: the page's own listing (``listing`` in the
     context, as the view parsed it; every image of the trash on the Trash page), the hidden
-    fields that carry it in the toolbar's form, how many images it holds (on every page), and
-    the ZIP of all of it."""
+    fields that carry it in the toolbar's form, how many images it holds (on every page,
+    capped; the view's own count when it made one), and the ZIP of all of it."""
     request = context["request"]
     listing = context.get("listing") or Listing()
     trashed = bool(context.get("in_trash"))
-    selection = selectors.image_selection(owner=request.user, listing=listing, trashed=trashed)
-    total = selection.order_by()[: SELECT_ALL_COUNT_CAP + 1].count()
+    counted = context.get("match_count")
+    if trashed:
+        found = selectors.trash_list(owner=request.user).order_by()
+        total = found.values("pk")[: SELECT_ALL_COUNT_CAP + 1].count()
+        counted = (min(total, SELECT_ALL_COUNT_CAP), total > SELECT_ALL_COUNT_CAP)
+    elif counted is None:
+        counted = selectors.image_count_capped(
+            owner=request.user,
+            tag=listing.tag or None,
+            query=listing.query or None,
+            favourites=listing.favourites,
+            board=context.get("board"),
+            cap=SELECT_ALL_COUNT_CAP,
+        )
+    total, more = counted
     return {
         "fields": [] if trashed else listing.form_fields(),
-        "total": min(total, SELECT_ALL_COUNT_CAP),
-        "more": total > SELECT_ALL_COUNT_CAP,
+        "total": total,
+        "more": more,
         "zip_url": listing.url(reverse("gallery:listing-zip")),
     }
 

@@ -209,3 +209,12 @@ def test_api_auth_user_and_password_go_as_http_basic(webui):
     (sent,) = webui.requests_to("/sdapi/v1/txt2img")
     expected = base64.b64encode(b"painter:s3cret").decode()
     assert sent.headers["authorization"] == f"Basic {expected}"
+
+
+def test_a_refused_stream_is_refused_before_its_first_event(webui):
+    webui.refuse = (
+        422,
+        {"detail": [{"loc": ["body", "width"], "msg": "too large", "type": "value_error"}]},
+    )
+    with pytest.raises(EndpointError, match="width: too large"):
+        renderer(webui.url).stream(request(stream=True, partial_images=2))

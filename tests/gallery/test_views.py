@@ -1273,3 +1273,22 @@ def test_nobody_hears_another_persons_events(other_client, make_image, settings)
     assert messages == []
     bad = other_client.get(reverse("gallery:events"), {"generation": "not-a-uuid"})
     assert bad.status_code == 404
+
+
+@pytest.mark.django_db
+def test_usage_never_says_none_for_generations_without_usage(client, user):
+    from gallery.models import Generation
+
+    Generation.objects.create(
+        owner=user,
+        prompt="a fox",
+        model="dall-e-2",
+        n=1,
+        size="256x256",
+        response_format="url",
+        status=Generation.Status.FAILED,
+    )
+    client.force_login(user)
+    page = client.get("/usage/").content.decode()
+    assert "None" not in page
+    assert "—" in page

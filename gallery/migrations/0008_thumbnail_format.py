@@ -9,7 +9,7 @@ DROP = "ALTER TABLE gallery_image DROP COLUMN thumbnail_format"
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("gallery", "0004_search_prefix_index"),
+        ("gallery", "0007_search_operators"),
     ]
 
     operations = [
