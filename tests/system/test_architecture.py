@@ -23,6 +23,7 @@ FORBIDDEN = [
     ("novisurf", "django", "novisurf/ is plain Python: it imports no Django"),
     ("novisurf", "api", "novisurf/ imports nothing of api/"),
     ("novisurf", "gallery", "novisurf/ imports nothing of gallery/"),
+    ("novisurf", "novisurf_site", "novisurf/ imports nothing of the Django project"),
     ("api", "gallery", "api/ never imports gallery/ (the gallery is reached over HTTP)"),
     ("gallery", "api", "gallery/ never imports api/ (it calls endpoints through novisurf.client)"),
 ]
