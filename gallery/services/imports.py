@@ -22,7 +22,7 @@ from django.utils import timezone
 from novisurf import imaging
 
 from ..models import Image
-from .images import _save_with_files
+from .images import image_save_with_files
 
 IMPORTED_MODEL = "imported"
 
@@ -92,7 +92,7 @@ def image_import(
         created_at=file_date(data, verified.image) or _plausible(modified_at) or timezone.now(),
     )
     try:
-        stored = _save_with_files(
+        stored = image_save_with_files(
             image,
             original=data,
             extension=verified.extension,
