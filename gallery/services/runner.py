@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -55,8 +56,15 @@ def generation_run(*, generation_id: str) -> Generation | None:
     return generation
 
 
+# Time to verify and store what came back, on top of the provider call's own worst case.
+STORE_SECONDS = 120
+
+
 def _run_leased(generation: Generation, *, worker_id: str) -> None:
-    with _LeaseKeeper(generation.pk, worker_id):
+    # Past the provider call's worst case the lease is no longer renewed: a worker stuck
+    # beyond every deadline lets its lease lapse, and the sweeper takes the generation up.
+    budget = endpoint_client().call_budget_seconds(downloads=generation.n) + STORE_SECONDS
+    with _LeaseKeeper(generation.pk, worker_id, renew_for=budget):
         try:
             _generate(generation)
         except Exception:
@@ -71,9 +79,10 @@ def _run_leased(generation: Generation, *, worker_id: str) -> None:
 class _LeaseKeeper:
     """Renews a running generation's lease from a thread while the worker waits on the endpoint."""
 
-    def __init__(self, generation_id, worker_id: str) -> None:
+    def __init__(self, generation_id, worker_id: str, *, renew_for: float | None = None) -> None:
         self.generation_id = generation_id
         self.worker_id = worker_id[:64]
+        self.renew_until = None if renew_for is None else time.monotonic() + renew_for
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
 
@@ -89,6 +98,12 @@ class _LeaseKeeper:
         lease = settings.NOVISURF_LEASE_SECONDS
         try:
             while not self.stopped.wait(max(0.5, lease / 3)):
+                if self.renew_until is not None and time.monotonic() > self.renew_until:
+                    logger.warning(
+                        "Generation %s ran past its deadline; its lease is left to lapse",
+                        self.generation_id,
+                    )
+                    return
                 try:
                     Generation.objects.filter(
                         pk=self.generation_id,

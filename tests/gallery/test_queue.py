@@ -385,3 +385,32 @@ def test_a_generation_whose_worker_is_killed_finishes_by_itself(settings, httpse
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(10)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("renew_for", "renewed"), [(None, True), (0.0, False)])
+def test_the_lease_stops_renewing_past_the_calls_deadline(user, settings, renew_for, renewed):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gallery.models import Generation
+    from gallery.services.runner import _LeaseKeeper
+
+    settings.NOVISURF_LEASE_SECONDS = 1
+    lease = timezone.now() + timedelta(seconds=1)
+    generation = Generation.objects.create(
+        owner=user,
+        prompt="p",
+        model="m",
+        n=1,
+        size="256x256",
+        status=Generation.Status.RUNNING,
+        worker_id="w1",
+        lease_expires_at=lease,
+    )
+    keeper = _LeaseKeeper(generation.pk, "w1", renew_for=renew_for)
+    with keeper:
+        keeper.thread.join(timeout=1.5)  # three renewals' time (or the keeper's return)
+    generation.refresh_from_db()
+    assert (generation.lease_expires_at > lease) is renewed
