@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
+import ipaddress
 import json
 import random
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +43,9 @@ ENGINE_AUTH_HEADERS = {
     "basic": ("Authorization", "Basic "),  # the key already base64("user:password") (A1111)
     "api-key": ("api-key", ""),  # Azure OpenAI
 }
+# The default of ClientConfig.private_hosts: set once by the application that uses this client
+# (from its settings). Empty: ``url`` results from other origins must be public addresses.
+PRIVATE_DOWNLOAD_HOSTS: tuple[str, ...] = ()
 USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
 # Most images one answer may carry, whatever ``n`` was: an answer listing more is cut here.
@@ -154,6 +160,9 @@ class ClientConfig:
     # Largest answer, counted before and after decompression; None: what ``n`` images of
     # ``max_download_bytes`` in base64 take (every image of an answer, downloads included).
     max_answer_bytes: int | None = None
+    # Hosts other than the endpoint's own whose non-public addresses ``url`` results may come
+    # from (a CDN on the local network). None: :data:`PRIVATE_DOWNLOAD_HOSTS`.
+    private_hosts: tuple[str, ...] | None = None
     # Query parameters sent with every call (Azure OpenAI's ``api-version``).
     query: tuple[tuple[str, str], ...] = ()
 
@@ -581,19 +590,24 @@ class ImageClient:
                         code="invalid_url",
                     )
                 # The key goes only to the endpoint's own origin: a result URL on a CDN or
-                # anyone else's host must not learn it.
-                headers = self._auth_headers() if _origin(url) == _origin(self.base_url) else {}
+                # anyone else's host must not learn it. Another origin is reached only at a
+                # public address (or one the operator allowed), checked and connected to.
                 remaining = max(0.01, deadline - time.monotonic())
-                with self.session.get(
-                    url,
-                    headers=headers,
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=(
-                        min(self.config.connect_timeout, remaining),
-                        min(self.config.download_timeout, remaining),
-                    ),
-                ) as response:
+                timeout = (
+                    min(self.config.connect_timeout, remaining),
+                    min(self.config.download_timeout, remaining),
+                )
+                if _origin(url) == _origin(self.base_url):
+                    answer = self.session.get(
+                        url,
+                        headers=self._auth_headers(),
+                        stream=True,
+                        allow_redirects=False,
+                        timeout=timeout,
+                    )
+                else:
+                    answer = self._foreign_get(url, timeout=timeout)
+                with answer as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers["Location"])
                         continue
@@ -617,10 +631,102 @@ class ImageClient:
                 f"Downloading the image took longer than {self.config.download_timeout:g} s.",
                 code="timeout",
             ) from None
+        except _Unreachable:
+            raise EndpointError(_UNREACHABLE, code="download_failed") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise EndpointUnavailable(
                 f"Downloading the image failed: {_short(exc)}", code="download_failed"
             ) from None
+
+    @contextlib.contextmanager
+    def _foreign_get(self, url: str, *, timeout: tuple[float, float]) -> Iterator[Any]:
+        """GET ``url`` of another origin: its host name resolved once, every address checked,
+        and the connection made to the checked one (a second lookup could answer otherwise).
+        Whatever fails before an answer is :class:`_Unreachable`, one message for all, so that
+        a refused address, a closed port and an unknown name look alike."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or ""
+        allowed = self.config.private_hosts
+        if allowed is None:
+            allowed = PRIVATE_DOWNLOAD_HOSTS
+        address = _checked_address(host, port, private_ok=host.lower() in allowed)
+        pool_class = (
+            urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
+        )
+        pool = pool_class(host, port, maxsize=1, retries=False, block=False)
+        base = pool.ConnectionCls
+
+        class PinnedConnection(base):  # type: ignore[misc, valid-type]
+            def _new_conn(self):  # the checked address, whatever the name resolves to now
+                return urllib3.util.connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address
+                )
+
+        pool.ConnectionCls = PinnedConnection
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        try:
+            raw = pool.urlopen(
+                "GET",
+                target,
+                headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=True,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            )
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            pool.close()
+            raise
+        except (urllib3.exceptions.HTTPError, OSError):
+            pool.close()
+            raise _Unreachable() from None
+        try:
+            yield _ForeignResponse(raw)
+        finally:
+            raw.release_conn()
+            pool.close()
+
+
+class _ForeignResponse:
+    """The little of a ``requests.Response`` that a download reads, over urllib3's."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers = raw.headers
+        self.is_redirect = raw.status in (301, 302, 303, 307, 308) and "location" in raw.headers
+
+
+class _Unreachable(Exception):
+    """A download address refused, or not reached: said the same way whatever the cause."""
+
+
+_UNREACHABLE = "Downloading the image failed: its address cannot be reached from here."
+
+
+def _checked_address(host: str, port: int, *, private_ok: bool) -> str:
+    """The one address a download connects to: the host name resolved once (every spelling of
+    an address, ``2130706433``, ``0x7f.1``, ``[::1]``, ``::ffff:127.0.0.1``, resolves to what it
+    means), each result checked to be public unless ``private_ok``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise _Unreachable() from None
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None) or getattr(address, "sixtofour", None)
+        for candidate in (address, mapped):
+            if candidate is not None and not candidate.is_global and not private_ok:
+                raise _Unreachable()
+        addresses.append(str(address))
+    if not addresses:
+        raise _Unreachable()
+    return addresses[0]
 
 
 _OVER_BUDGET = "The answer's images together pass its size limit; this one is dropped."

@@ -107,6 +107,9 @@ AXES_CLIENT_IP_CALLABLE = "novisurf_site.lockout.client_ip"
 # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default, so that a
 # header a client made up never picks the address a lockout counts against.
 NOVISURF_TRUSTED_PROXIES = env.list("NOVISURF_TRUSTED_PROXIES", default=[])
+# Hosts (names or addresses) whose private addresses a provider's result URLs may point to,
+# besides the provider's own origin: none by default (no request forgery into the network).
+NOVISURF_PRIVATE_DOWNLOAD_HOSTS = env.list("NOVISURF_PRIVATE_DOWNLOAD_HOSTS", default=[])
 AXES_VERBOSE = False
 
 # Content-Security-Policy on every page (django-csp): scripts and styles only from this site,

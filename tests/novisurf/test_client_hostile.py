@@ -104,7 +104,7 @@ def serve():
 
 
 def client_for(server: HostileServer, **config) -> ImageClient:
-    defaults = {"max_retries": 0, "read_timeout": 1.0, "download_timeout": 1.0}
+    defaults = {"max_retries": 0, "read_timeout": 5.0, "download_timeout": 5.0}
     return ImageClient(
         ClientConfig(base_url=f"{server.url}/v1", **{**defaults, **config}),
         sleep=lambda s: None,
