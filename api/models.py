@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from django.conf import settings
 from django.db import models
@@ -41,7 +42,18 @@ class ApiKey(models.Model):
             "and not listed on its owner's keys page."
         ),
     )
-
+    keep_images = models.BooleanField(
+        "Keep images made with this key",
+        default=True,
+        help_text="Every image this key is answered with is kept in its owner's gallery.",
+    )
+    monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="USD this key may spend in a calendar month; empty: only its owner's budget.",
+    )
     allowed_models = models.JSONField(
         default=list,
         blank=True,
@@ -84,3 +96,30 @@ class IssuedImage(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class Spend(models.Model):
+    """What one person, or one key, spent in one calendar month (UTC), and what requests in
+    flight have reserved. Budgets are checked and reserved by one conditional UPDATE of this row,
+    so that concurrent requests cannot together spend past a budget.
+
+    Amounts are whole millionths of a dollar: integer arithmetic is exact in the database's own
+    comparison on SQLite and PostgreSQL alike (SQLite would compare decimals as floats)."""
+
+    scope = models.CharField(max_length=40, help_text='"user:ID" or "key:ID".')
+    month = models.DateField(help_text="The first day of the month.")
+    spent_micros = models.BigIntegerField(default=0)
+    reserved_micros = models.BigIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "month"], name="one_spend_per_scope_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.month:%Y-%m}: {self.spent_micros / 1e6:.2f} USD spent"
+
+
+def month_start(moment) -> date:
+    return date(moment.year, moment.month, 1)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
+import re
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,10 +23,18 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from novisurf.protocol import URL_LIFETIME_SECONDS, GenerationRequest, InputFile, ProtocolError
+from novisurf.protocol import (
+    CONTENT_TYPES,
+    URL_LIFETIME_SECONDS,
+    GenerationRequest,
+    InputFile,
+    ProtocolError,
+    sniff_format,
+)
 
-from . import renderers
+from . import budgets, keeping, renderers
 from .models import KEY_PREFIX, ApiKey, IssuedImage
+from .renderers import StreamEvent
 
 # last_used_at is written at most this often per key, so that a busy key does not turn every
 # request into a database write.
@@ -35,6 +47,8 @@ EXTENSIONS = {
     "image/svg+xml": ".svg",
 }
 _signer = TimestampSigner(salt="novisurf.api.issued-image")
+# The OpenAI ``user`` the gallery sends with its own key: the person whose generation it runs.
+SERVICE_USER = re.compile(r"novisurf:(\d{1,18})")
 
 
 def hash_key(raw_key: str) -> str:
@@ -45,7 +59,14 @@ class KeyLimitReached(Exception):
     """The owner has as many active keys as one person may have."""
 
 
-def apikey_create(*, owner, name: str = "", is_service: bool = False) -> tuple[ApiKey, str]:
+def apikey_create(
+    *,
+    owner,
+    name: str = "",
+    is_service: bool = False,
+    keep_images: bool = True,
+    monthly_budget: Decimal | None = None,
+) -> tuple[ApiKey, str]:
     """Make a key for ``owner``; returns the row and the raw key, which is never stored.
 
     A person may hold NOVISURF_MAX_KEYS_PER_USER active keys (the gallery's own key, made by
@@ -68,8 +89,20 @@ def apikey_create(*, owner, name: str = "", is_service: bool = False) -> tuple[A
         prefix=raw_key[:12],
         key_hash=hash_key(raw_key),
         is_service=is_service,
+        keep_images=keep_images,
+        monthly_budget=monthly_budget or None,
     )
     return api_key, raw_key
+
+
+def apikey_settings_set(
+    *, api_key: ApiKey, keep_images: bool, monthly_budget: Decimal | None
+) -> ApiKey:
+    """Whether the key's images are kept, and its own monthly budget (None or 0: none)."""
+    api_key.keep_images = keep_images
+    api_key.monthly_budget = monthly_budget or None
+    api_key.save(update_fields=["keep_images", "monthly_budget"])
+    return api_key
 
 
 class UnknownModels(ValueError):
@@ -151,40 +184,182 @@ class GenerationAnswer:
     data: list[dict]
     # usage, background, output_format, quality, size...: the renderer's or the upstream's own.
     fields: dict = field(default_factory=dict)
-    # The name of the provider that made the images.
+    # Who served it and what it cost (x-novisurf-provider, x-novisurf-cost).
     provider: str = ""
+    cost: Decimal = Decimal(0)
 
     def body(self) -> dict:
         return {"created": self.created, **self.fields, "data": self.data}
 
 
+def payer_for(*, api_key: ApiKey, request: GenerationRequest) -> int:
+    """Whose budget a request spends: the key's owner; for the gallery's own key, the person
+    it names in the OpenAI ``user`` field (``novisurf:ID``), whose generation it runs."""
+    if api_key.is_service:
+        match = SERVICE_USER.fullmatch(str(request.options.get("user") or ""))
+        if match:
+            return int(match.group(1))
+    return api_key.owner_id
+
+
 def generation_answer(
     *, request: GenerationRequest, api_key: ApiKey, absolute_url
 ) -> GenerationAnswer:
-    """Render or forward ``request`` and shape the OpenAI answer.
+    """Reserve the request's worst case, render or forward it, settle what it cost, hand its
+    images over for keeping and shape the OpenAI answer.
 
     ``absolute_url(path)`` makes an issued image's path absolute for the caller.
     """
-    result = renderers.render(request)
+    provider = budgets.provider_for(request.model)
+    reservation = budgets.spend_reserve(
+        user_id=payer_for(api_key=api_key, request=request),
+        api_key=api_key,
+        amount=budgets.worst_case(request=request, provider=provider),
+    )
+    try:
+        result = renderers.render(request)
+    except BaseException:
+        budgets.spend_settle(reservation=reservation, cost=Decimal(0))
+        raise
+    provider = getattr(result, "provider", None) or provider
+    usage = result.fields.get("usage")
+    cost = budgets.request_cost(
+        request=request, provider=provider, usage=usage, images=len(result.images)
+    )
+    budgets.spend_settle(reservation=reservation, cost=cost, images=len(result.images))
     data: list[dict] = []
+    kept: list[keeping.AnswerImage] = []
     for image in result.images:
         item: dict = {}
+        issued_name = ""
         if request.response_format == "b64_json":
             item["b64_json"] = base64.b64encode(image.data).decode("ascii")
         else:
             issued = issued_image_create(
                 api_key=api_key, data=image.data, content_type=image.content_type
             )
+            issued_name = issued.file.name
             item["url"] = absolute_url(issued_image_path(issued))
         if image.revised_prompt:
             item["revised_prompt"] = image.revised_prompt
         data.append(item)
+        kept.append(
+            keeping.AnswerImage(
+                data=image.data,
+                content_type=image.content_type,
+                revised_prompt=image.revised_prompt or "",
+                issued_name=issued_name,
+            )
+        )
     if request.response_format == "url":
         issued_images_prune()
     fields = {k: v for k, v in result.fields.items() if v is not None}
-    return GenerationAnswer(
-        created=int(time.time()), data=data, fields=fields, provider=result.provider
+    keeping.answer_hand_off(
+        api_key=api_key, request=request, images=kept, provider=provider, usage=usage, cost=cost
     )
+    return GenerationAnswer(
+        created=int(time.time()), data=data, fields=fields, provider=provider, cost=cost
+    )
+
+
+@dataclass
+class StreamedAnswer:
+    """A streamed answer: its events, and who serves it and what it is expected to cost (sent
+    as headers before the first event; the cost recorded is settled from the events)."""
+
+    events: Iterator[StreamEvent]
+    provider: str
+    cost: Decimal
+
+
+def generation_stream(*, request: GenerationRequest, api_key: ApiKey) -> StreamedAnswer:
+    """Reserve, open the stream (a refusal raises here, with its status), and relay its events;
+    once the last one is sent, settle the cost from the completed events and hand their images
+    over for keeping."""
+    provider = budgets.provider_for(request.model)
+    reservation = budgets.spend_reserve(
+        user_id=payer_for(api_key=api_key, request=request),
+        api_key=api_key,
+        amount=budgets.worst_case(request=request, provider=provider),
+    )
+    try:
+        events = renderers.stream(request)
+    except BaseException:
+        budgets.spend_settle(reservation=reservation, cost=Decimal(0))
+        raise
+    provider = getattr(events, "provider", "") or provider
+    expected = budgets.price_book().estimate(
+        provider=provider,
+        model=request.model,
+        size=request.size,
+        quality=request.options.get("quality"),
+        n=request.n,
+    )
+
+    def relayed() -> Iterator[StreamEvent]:
+        images: list[keeping.AnswerImage] = []
+        usages: list[dict] = []
+        try:
+            for event in events:
+                _collect_completed(event, images, usages)
+                yield event
+        finally:
+            # The provider's slot is let go even when the client leaves half-way.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+            usage = _usage_sum(usages)
+            cost = budgets.request_cost(
+                request=request, provider=provider, usage=usage, images=len(images)
+            )
+            budgets.spend_settle(reservation=reservation, cost=cost, images=len(images))
+            keeping.answer_hand_off(
+                api_key=api_key,
+                request=request,
+                images=images,
+                provider=provider,
+                usage=usage,
+                cost=cost,
+            )
+
+    return StreamedAnswer(events=relayed(), provider=provider, cost=expected)
+
+
+def _collect_completed(
+    event: StreamEvent, images: list[keeping.AnswerImage], usages: list[dict]
+) -> None:
+    if not (event.event or "").endswith(".completed") and '.completed"' not in event.data[:200]:
+        return
+    try:
+        payload = json.loads(event.data)
+        data = base64.b64decode(payload.get("b64_json") or "", validate=True)
+    except (ValueError, TypeError, AttributeError):
+        return
+    kind = sniff_format(data) if data else None
+    if kind is None:
+        return
+    images.append(keeping.AnswerImage(data=data, content_type=CONTENT_TYPES[kind]))
+    if isinstance(payload.get("usage"), dict):
+        usages.append(payload["usage"])
+
+
+def _usage_sum(usages: list[dict]) -> dict | None:
+    """One image's usage as sent; several images' token counts added up."""
+    if not usages:
+        return None
+    if len(usages) == 1:
+        return usages[0]
+    total: dict = {}
+    for usage in usages:
+        for name, value in usage.items():
+            if isinstance(value, int):
+                total[name] = total.get(name, 0) + value
+            elif isinstance(value, dict):
+                inner = total.setdefault(name, {})
+                for key, count in value.items():
+                    if isinstance(count, int):
+                        inner[key] = inner.get(key, 0) + count
+    return total
 
 
 def edit_images_check(*, request: GenerationRequest) -> None:

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +27,7 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from novisurf.pricing import usd_text
 from novisurf.protocol import (
     MAX_BODY_BYTES,
     MODELS,
@@ -243,15 +245,18 @@ def images_edits(request: HttpRequest) -> HttpResponse:
 
 def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> HttpResponse:
     if generation.stream:
-        events = renderers.stream(generation)
-        response = event_stream_response(request, events)
-        response[PROVIDER_HEADER] = getattr(events, "provider", "")
-        return response
+        streamed = services.generation_stream(request=generation, api_key=api_key)
+        response = event_stream_response(request, streamed.events)
+        return _priced(response, provider=streamed.provider, cost=streamed.cost)
     answer = services.generation_answer(
         request=generation, api_key=api_key, absolute_url=request.build_absolute_uri
     )
-    response = JsonResponse(answer.body())
-    response[PROVIDER_HEADER] = answer.provider
+    return _priced(JsonResponse(answer.body()), provider=answer.provider, cost=answer.cost)
+
+
+def _priced(response: HttpResponse, *, provider: str, cost: Decimal) -> HttpResponse:
+    response[PROVIDER_HEADER] = provider
+    response["x-novisurf-cost"] = usd_text(cost)
     return response
 
 

@@ -16,23 +16,45 @@ from . import renderers, services
 from .models import ApiKey
 
 
-class ApiKeyForm(forms.Form):
+class KeySettingsForm(forms.Form):
+    keep_images = forms.BooleanField(
+        label="Keep images made with this key", required=False, initial=True
+    )
+    monthly_budget = forms.DecimalField(
+        label="Monthly budget (USD)",
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        help_text="Empty: no limit of its own (your own monthly budget still applies).",
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+
+class ApiKeyForm(KeySettingsForm):
     name = forms.CharField(
         label="Label",
         max_length=100,
         required=False,
         widget=forms.TextInput(attrs={"placeholder": "e.g. laptop script"}),
     )
+    field_order = ["name", "keep_images", "monthly_budget"]
 
 
 @never_cache  # the page that shows a new key must not be kept by any cache
 @login_required
 def key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
+    keys = list(ApiKey.objects.filter(owner=request.user, is_service=False))
     new_key = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_key = services.apikey_create(owner=request.user, name=form.cleaned_data["name"])
+            _, new_key = services.apikey_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                keep_images=form.cleaned_data["keep_images"],
+                monthly_budget=form.cleaned_data["monthly_budget"],
+            )
         except services.KeyLimitReached as exc:
             form.add_error(None, str(exc))
         else:
@@ -43,7 +65,10 @@ def key_list(request: HttpRequest) -> HttpResponse:
         {
             # The gallery's own key is the server's, not a person's: it is not listed here,
             # so that no one revokes it by mistake (`make run` repairs it if it is revoked).
-            "keys": ApiKey.objects.filter(owner=request.user, is_service=False),
+            "keys": keys,
+            "settings_forms": [
+                (key, _settings_form(key)) for key in keys if key.revoked_at is None
+            ],
             "form": form,
             "new_key": new_key,
             "base_url": request.build_absolute_uri("/v1"),
@@ -86,4 +111,33 @@ def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     if api_key is None:
         raise Http404("No such key.")
     services.apikey_revoke(api_key=api_key)
+    return redirect("keys:list")
+
+
+def _settings_form(key: ApiKey) -> KeySettingsForm:
+    return KeySettingsForm(
+        prefix=f"key{key.pk}",
+        initial={"keep_images": key.keep_images, "monthly_budget": key.monthly_budget},
+    )
+
+
+@login_required
+@require_POST
+def key_settings(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = (
+        ApiKey.objects.active().filter(owner=request.user, pk=key_id, is_service=False).first()
+    )
+    if api_key is None:
+        raise Http404("No such key.")
+    form = KeySettingsForm(request.POST, prefix=f"key{api_key.pk}")
+    if form.is_valid():
+        services.apikey_settings_set(
+            api_key=api_key,
+            keep_images=form.cleaned_data["keep_images"],
+            monthly_budget=form.cleaned_data["monthly_budget"],
+        )
+        messages.success(request, f"Saved the settings of {api_key.name or api_key.prefix}.")
+    else:
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        messages.error(request, f"Not saved: {errors}")
     return redirect("keys:list")

@@ -12,28 +12,25 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import statistics
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
 from bench.timing import Report, compare, format_seconds
 from novisurf.protocol import GenerationRequest
 
-TITLE = "Engine adapters: one 512x512 image through the adapter vs the fake engine called directly"
+TITLE = "Engine adapters: one 512x512 image through Novisurf vs the fake engine called directly"
 SIZE = (512, 512)
 
 
 def _request(model: str, **fields) -> GenerationRequest:
     values = {"prompt": "a bench", "model": model, "n": 1, "size": "512x512"}
     return GenerationRequest(response_format="b64_json", **{**values, **fields})
-
-
-def _config(kind: str, url: str, **fields):
-    from api.renderers.base import ProviderConfig
-
-    return ProviderConfig(name=f"bench-{kind}", kind=kind, base_url=url, **fields)
 
 
 def run(report: Report) -> None:
@@ -44,91 +41,184 @@ def run(report: Report) -> None:
     from tests.fakes import replicate as fake_replicate
     from tests.fakes import stability as fake_stability
     from tests.fakes.a1111 import FakeA1111
-    from tests.fakes.comfyui import WORKFLOW, FakeComfyUI
+    from tests.fakes.comfyui import FakeComfyUI
 
     session = requests.Session()
     with contextlib.ExitStack() as stack:
         enter = stack.enter_context
-
         comfy = enter(FakeComfyUI())
         comfy.steps = 0
-        _row(
-            report,
-            "comfyui",
-            _config("comfyui", comfy.url, workflow=WORKFLOW),
-            "sdxl",
-            lambda: _comfy_direct(session, comfy.url),
-        )
-
         webui = enter(FakeA1111())
         webui.steps = 0
-        _row(
-            report,
-            "a1111",
-            _config("a1111", webui.url),
-            "sd",
-            lambda: _a1111_direct(session, webui.url),
-        )
-
         delivery = enter(fake_bfl.FakeDelivery())
         bfl = enter(fake_bfl.FakeBFL(delivery))
         bfl.pending_polls = 0
-        _row(
-            report,
-            "bfl",
-            _config("bfl", bfl.url, api_key=fake_bfl.KEY),
-            "flux-pro-1.1",
-            lambda: _bfl_direct(session, bfl.url),
-        )
-
         cdn = enter(FakeCDN())
         fal = enter(fake_fal.FakeFal(cdn))
         fal.pending_polls = 0
-        _row(
-            report,
-            "fal",
-            _config("fal", fal.url, api_key=fake_fal.KEY),
-            "fal-ai/flux/dev",
-            lambda: _fal_direct(session, fal.url),
-        )
-
         replicate = enter(fake_replicate.FakeReplicate(cdn))
         replicate.pending_polls = 0
-        _row(
-            report,
-            "replicate",
-            _config(
+        gemini = enter(fake_gemini.FakeGemini())
+        stability = enter(fake_stability.FakeStability())
+        # kind, the fake's URL, its key, the model (the engine's own name), options, direct call
+        engines = [
+            ("comfyui", comfy.url, "", "sdxl", {}, lambda: _comfy_direct(session, comfy.url)),
+            ("a1111", webui.url, "", "sd", {}, lambda: _a1111_direct(session, webui.url)),
+            (
+                "bfl",
+                bfl.url,
+                fake_bfl.KEY,
+                "flux-pro-1.1",
+                {},
+                lambda: _bfl_direct(session, bfl.url),
+            ),
+            (
+                "fal",
+                fal.url,
+                fake_fal.KEY,
+                "fal-ai/flux/dev",
+                {},
+                lambda: _fal_direct(session, fal.url),
+            ),
+            (
                 "replicate",
                 replicate.url,
-                api_key=fake_replicate.TOKEN,
-                options={"size_param": "width_height"},
+                fake_replicate.TOKEN,
+                "owner/model",
+                {"size_param": "width_height"},
+                lambda: _replicate_direct(session, replicate.url),
             ),
-            "owner/model",
-            lambda: _replicate_direct(session, replicate.url),
-        )
+            (
+                "gemini",
+                gemini.url,
+                fake_gemini.KEY,
+                "gemini-2.5-flash-image",
+                {},
+                lambda: _gemini_direct(session, gemini.url),
+            ),
+            (
+                "stability",
+                stability.url,
+                fake_stability.KEY,
+                "core",
+                {},
+                lambda: _stability_direct(session, stability.url),
+            ),
+        ]
+        for kind, url, key, model, options, direct in engines:
+            _row(report, kind, _config(kind, url, key, options), model, direct)
+        with tempfile.TemporaryDirectory() as folder, _providers_file(folder, engines):
+            post = _endpoint_client()
+            for kind, _url, _key, model, _options, direct in engines:
+                adapted, called = compare(lambda m=model: post(m), direct, repeats=9, warmup=1)
+                report.row(
+                    f"{kind}: through the endpoint", adapted, "fake engine called directly", called
+                )
+            report.note(
+                "through the endpoint: POST /v1/images/generations (b64_json) with a real key; it "
+                "includes keeping the image in the key owner's gallery"
+            )
+            _first_partial(report, comfy, post)
 
-        gemini = enter(fake_gemini.FakeGemini())
-        _row(
-            report,
-            "gemini",
-            _config("gemini", gemini.url, api_key=fake_gemini.KEY),
-            "gemini-2.5-flash-image",
-            lambda: _gemini_direct(session, gemini.url),
-        )
 
-        stability = enter(fake_stability.FakeStability())
-        _row(
-            report,
-            "stability",
-            _config("stability", stability.url, api_key=fake_stability.KEY),
-            "core",
-            lambda: _stability_direct(session, stability.url),
-        )
+def _config(kind: str, url: str, key: str, options: dict):
+    from api.renderers.base import ProviderConfig
+    from tests.fakes.comfyui import WORKFLOW
 
-        _first_partial(report, comfy)
+    return ProviderConfig(
+        name=f"bench-{kind}",
+        kind=kind,
+        base_url=url,
+        api_key=key,
+        workflow=WORKFLOW if kind == "comfyui" else None,
+        options=options,
+    )
+
+
+@contextlib.contextmanager
+def _providers_file(folder: str, engines):
+    """A providers file naming every fake, each model ``bench-<kind>``, for the endpoint."""
+    from django.test import override_settings
+
+    from tests.fakes.comfyui import WORKFLOW
+
+    path = Path(folder)
+    (path / "workflow.json").write_text(json.dumps(WORKFLOW))
+    entries = []
+    for kind, url, key, model, options, _direct in engines:
+        lines = [
+            "[[providers]]",
+            f'name = "bench-{kind}"',
+            f'kind = "{kind}"',
+            f'base_url = "{url}"',
+            f'models = ["bench-{kind}"]',
+        ]
+        if key:
+            os.environ[f"BENCH_{kind.upper()}_KEY"] = key
+            lines.append(f'api_key = "env:BENCH_{kind.upper()}_KEY"')
+        if kind == "comfyui":
+            lines.append('workflow = "workflow.json"')
+        if kind in ("bfl", "fal", "replicate", "gemini", "stability"):
+            lines.append(f'endpoints = {{ "bench-{kind}" = "{model}" }}')
+        lines += [f'{name} = "{value}"' for name, value in options.items()]
+        entries.append("\n".join(lines))
+    (path / "providers.toml").write_text("\n\n".join(entries) + "\n")
+    with override_settings(NOVISURF_PROVIDERS_FILE=str(path / "providers.toml")):
+        yield
+
+
+def _endpoint_client():
+    """``post(model)``: one image through ``POST /v1/images/generations``."""
+    from django.test import Client
+
+    from api.services import apikey_create
+    from bench.fixtures import bench_user
+
+    _, raw_key = apikey_create(owner=bench_user(), name="bench-engines")
+    client = Client()
+    headers = {"Authorization": f"Bearer {raw_key}"}
+
+    def post(model: str, *, stream: bool = False):
+        body = {
+            "prompt": "a bench",
+            "model": _bench_model(model),
+            "n": 1,
+            "size": "512x512",
+            "response_format": "b64_json",
+        }
+        if stream:
+            body.update(stream=True, partial_images=2)
+        response = client.post(
+            "/v1/images/generations",
+            data=json.dumps(body),
+            content_type="application/json",
+            headers=headers,
+        )
+        if response.status_code != 200:
+            content = b"".join(response.streaming_content) if stream else response.content
+            raise RuntimeError(f"{body['model']}: HTTP {response.status_code}: {content[:300]!r}")
+        return response
+
+    return post
+
+
+_MODEL_KINDS = {
+    "sdxl": "comfyui",
+    "sd": "a1111",
+    "flux-pro-1.1": "bfl",
+    "fal-ai/flux/dev": "fal",
+    "owner/model": "replicate",
+    "gemini-2.5-flash-image": "gemini",
+    "core": "stability",
+}
+
+
+def _bench_model(model: str) -> str:
+    return f"bench-{_MODEL_KINDS[model]}"
 
 
 def _row(report: Report, kind: str, config, model: str, direct) -> None:
+    """The adapter alone, against the engine called directly."""
     import importlib
 
     from api.renderers.base import KINDS
@@ -142,38 +232,47 @@ def _row(report: Report, kind: str, config, model: str, direct) -> None:
             raise RuntimeError(f"{kind}: no image")
 
     adapted, called = compare(through, direct, repeats=9, warmup=1)
-    report.row(f"{kind}: adapter render", adapted, "fake engine called directly", called)
+    report.row(f"{kind}: adapter alone", adapted, "fake engine called directly", called)
 
 
-def _first_partial(report: Report, comfy) -> None:
-    """Time from the request to the first partial image out of the ComfyUI adapter's stream,
-    against the time from the request to the fake sending its first preview frame."""
+def _first_partial(report: Report, comfy, post) -> None:
+    """Time from the request to the first partial image, out of the ComfyUI adapter's stream and
+    out of the endpoint's event stream, against the time from the request to the fake sending
+    its first preview frame."""
     from api.renderers.comfyui import ComfyUIRenderer
-    from tests.fakes.comfyui import WORKFLOW
 
     comfy.steps = 3
     comfy.step_delay = 0.05
-    renderer = ComfyUIRenderer(_config("comfyui", comfy.url, workflow=WORKFLOW))
-    ours, theirs = [], []
-    for _ in range(7):
-        start = time.perf_counter()
-        before = set(comfy.first_preview_sent)
-        events = renderer.stream(_request("sdxl", stream=True, partial_images=2))
-        first = None
-        for event in events:
-            if first is None and event.event.endswith("partial_image"):
-                first = time.perf_counter() - start
-        (prompt_id,) = set(comfy.first_preview_sent) - before
-        if first is None:
-            raise RuntimeError("comfyui: the stream had no partial image")
-        ours.append(first)
-        theirs.append(comfy.first_preview_sent[prompt_id] - start)
-    report.row(
-        "comfyui: first partial_image (stream)",
-        statistics.median(ours),
-        "fake's first preview sent",
-        statistics.median(theirs),
-    )
+    renderer = ComfyUIRenderer(_config("comfyui", comfy.url, "", {}))
+
+    def adapter_events():
+        for event in renderer.stream(_request("sdxl", stream=True, partial_images=2)):
+            yield event.event or ""
+
+    def endpoint_events():
+        for chunk in post("sdxl", stream=True).streaming_content:
+            yield "partial_image" if b"partial_image" in chunk else "other"
+
+    for name, events in (("adapter stream", adapter_events), ("endpoint stream", endpoint_events)):
+        ours, theirs = [], []
+        for _ in range(7):
+            start = time.perf_counter()
+            before = set(comfy.first_preview_sent)
+            first = None
+            for kind in events():
+                if first is None and kind.endswith("partial_image"):
+                    first = time.perf_counter() - start
+            (prompt_id,) = set(comfy.first_preview_sent) - before
+            if first is None:
+                raise RuntimeError(f"comfyui: the {name} had no partial image")
+            ours.append(first)
+            theirs.append(comfy.first_preview_sent[prompt_id] - start)
+        report.row(
+            f"comfyui: first partial_image, {name}",
+            statistics.median(ours),
+            "fake's first preview sent",
+            statistics.median(theirs),
+        )
     report.note(
         f"the fake waits {format_seconds(comfy.step_delay)} a step; the difference is the "
         "websocket, the queueing and the event"

@@ -36,6 +36,11 @@ class Generation(models.Model):
         GENERATE = "generate", "Generate"
         EDIT = "edit", "Edit"
 
+    class Source(models.TextChoices):
+        FORM = "form", "Form"
+        API = "api", "API"
+        IMPORT = "import", "Import"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
@@ -77,6 +82,17 @@ class Generation(models.Model):
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.FORM, db_index=True
+    )
+    # For an API generation: the key it was made with (its id in the endpoint's app, which the
+    # gallery does not import, and its name as it was then).
+    api_key_id = models.PositiveIntegerField(null=True, blank=True)
+    api_key_name = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    cost = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, help_text="USD, where known."
+    )
 
     # The queue. A running generation holds a lease its worker renews; a lapsed lease means the
     # worker died, and the sweeper puts the generation back in the queue.
@@ -419,6 +435,13 @@ class UserLimits(models.Model):
     images_per_day = models.PositiveIntegerField(null=True, blank=True)
     max_bytes = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Bytes of stored originals."
+    )
+    monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="USD this person may spend in a calendar month (0: no limit; empty: the site's).",
     )
 
     class Meta:

@@ -44,3 +44,11 @@ def bulk_action_work(bulk_id: str) -> None:
     from .services import bulk_action_run
 
     bulk_action_run(bulk_id=bulk_id)
+
+
+@task()
+def answer_keep(answered: dict, attempt: int = 0) -> None:
+    """Keep an answer of the endpoint (an API call's images) in its key owner's gallery."""
+    from .services import answer_keep_or_retry
+
+    answer_keep_or_retry(answered=answered, attempt=attempt)

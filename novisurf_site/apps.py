@@ -29,3 +29,25 @@ class SiteConfig(AppConfig):
 
         task_started.connect(started, dispatch_uid="novisurf_task_id_started", weak=False)
         task_finished.connect(finished, dispatch_uid="novisurf_task_id_finished", weak=False)
+        self._wire_keeping()
+
+    def _wire_keeping(self) -> None:
+        """The endpoint and the gallery never import each other; the site joins them here:
+        the gallery keeps what the endpoint answers and says what each person may spend; the
+        endpoint says what is left of it. Either app alone still works (nobody listens)."""
+        from django.apps import apps
+
+        from . import keeping
+
+        if apps.is_installed("gallery"):
+            from gallery import services as gallery_services
+
+            def keep(sender, answered, **kwargs) -> None:
+                gallery_services.answer_enqueue(answered=answered)
+
+            keeping.images_answered.connect(keep, dispatch_uid="gallery_keeps_answers", weak=False)
+            keeping.person_budget_provider(gallery_services.monthly_budget_of)
+        if apps.is_installed("api"):
+            from api import budgets
+
+            keeping.budget_provider(budgets.budget_status)

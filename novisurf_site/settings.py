@@ -11,6 +11,7 @@ import os
 import tempfile
 import warnings
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -327,6 +328,8 @@ NOVISURF_PROVIDER_MAX_WAIT = env.int("NOVISURF_PROVIDER_MAX_WAIT", default=30 * 
 NOVISURF_USER_MAX_RUNNING = env.int("NOVISURF_USER_MAX_RUNNING", default=2)
 NOVISURF_USER_IMAGES_PER_DAY = env.int("NOVISURF_USER_IMAGES_PER_DAY", default=0)
 NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
+# USD one person may spend in a calendar month (UTC) on priced providers (0 = no limit).
+NOVISURF_USER_MONTHLY_BUDGET = Decimal(env.str("NOVISURF_USER_MONTHLY_BUDGET", default="0"))
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
 # "Undo" after a move to the trash is offered for this long (the Trash page restores any time).

@@ -128,9 +128,16 @@ def endpoint_url(live_server) -> str:
 
 
 @pytest.fixture
-def gallery_endpoint(settings, endpoint_url, api_key) -> str:
-    """Point the gallery at the live endpoint with a valid key, as `make run` does."""
+def service_key(user) -> str:
+    """The gallery's own key (as `make run` makes it): its answers are not kept twice."""
+    _, raw_key = apikey_create(owner=user, name="gallery", is_service=True)
+    return raw_key
+
+
+@pytest.fixture
+def gallery_endpoint(settings, endpoint_url, service_key) -> str:
+    """Point the gallery at the live endpoint with its own key, as `make run` does."""
     settings.NOVISURF_API_BASE = endpoint_url
-    settings.NOVISURF_API_KEY = api_key
+    settings.NOVISURF_API_KEY = service_key
     settings.NOVISURF_AUTH_HEADER = "bearer"
     return endpoint_url

@@ -137,7 +137,7 @@ class A1111Renderer(Renderer):
         def work() -> None:
             try:
                 done.put(client.request_json("POST", path, json_body=body))
-            except ClientError as exc:
+            except Exception as exc:  # a bug must reach the caller, not leave it waiting
                 done.put(exc)
 
         worker = threading.Thread(target=work, name="a1111-render", daemon=True)
@@ -163,7 +163,7 @@ class A1111Renderer(Renderer):
                     except EndpointUnavailable:
                         continue  # a preview is a courtesy: a bad one is skipped
                     yield partial_event(request, data, schedule.sent - 1)
-            if isinstance(answer, ClientError):
+            if isinstance(answer, Exception):
                 if isinstance(answer, EndpointTimeout):
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
                 raise answer

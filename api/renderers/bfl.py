@@ -52,6 +52,7 @@ MODERATED = ("Request Moderated", "Content Moderated")
 @register
 class BFLRenderer(Renderer):
     kind = "bfl"
+    default_base_url = "https://api.bfl.ai"
     edits = True  # flux-kontext takes an input_image; other endpoints say so themselves
 
     @classmethod

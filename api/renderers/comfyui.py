@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from novisurf.client import ClientError, EndpointTimeout, EndpointUnavailable
 from novisurf.engine_socket import EngineSocket, websocket_url
-from novisurf.protocol import GenerationRequest, sniff_format
+from novisurf.protocol import GenerationRequest, ProtocolError, sniff_format
 
 from . import RenderedImage, RenderResult, StreamEvent
 from .base import ProviderConfig, ProviderConfigError, Renderer, register
@@ -171,8 +171,6 @@ class ComfyUIRenderer(Renderer):
 
     def _check(self, request: GenerationRequest) -> None:
         if request.is_edit and not self.edits:
-            from novisurf.protocol import ProtocolError
-
             raise ProtocolError(
                 f"The model {request.model} does not take an image: its ComfyUI workflow has "
                 "no {{image}} placeholder.",

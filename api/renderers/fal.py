@@ -48,6 +48,7 @@ PASSED_OPTIONS = (
 @register
 class FalRenderer(Renderer):
     kind = "fal"
+    default_base_url = "https://queue.fal.run"
     edits = True  # image-to-image models take image_url; the others refuse it in their words
 
     @classmethod

@@ -49,6 +49,7 @@ def nearest_ratio(width: int, height: int, ratios: tuple[str, ...]) -> str:
 @register
 class GeminiRenderer(Renderer):
     kind = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com"
     edits = True  # generateContent takes the image as an inline part; Imagen refuses edits
 
     @classmethod

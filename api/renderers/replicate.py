@@ -43,6 +43,7 @@ SIZE_PARAMS = ("aspect_ratio", "width_height")
 @register
 class ReplicateRenderer(Renderer):
     kind = "replicate"
+    default_base_url = "https://api.replicate.com"
     edits = True  # models that take an image take it as "image"; the others say so
 
     @classmethod

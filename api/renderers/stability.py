@@ -30,6 +30,7 @@ PASSED_OPTIONS = ("negative_prompt", "style_preset", "cfg_scale", "strength")
 @register
 class StabilityRenderer(Renderer):
     kind = "stability"
+    default_base_url = "https://api.stability.ai"
     edits = True
 
     @classmethod

@@ -44,7 +44,8 @@ from .images import (
     tags_for,
 )
 from .imports import ImportResult, image_import
-from .limits import LimitReached, limits_check, limits_for
+from .keeping import answer_enqueue, answer_keep, answer_keep_or_retry
+from .limits import LimitReached, limits_check, limits_for, monthly_budget_of
 from .maintenance import maintenance_run, stale_task_rows_fail, task_results_prune, trash_purge
 from .queue import (
     generation_claim_next,
@@ -77,6 +78,9 @@ __all__ = [
     "LimitReached",
     "StorageReport",
     "TrashBatch",
+    "answer_enqueue",
+    "answer_keep",
+    "answer_keep_or_retry",
     "archive_slug",
     "board_cover_set",
     "board_create",
@@ -123,6 +127,7 @@ __all__ = [
     "limits_for",
     "maintenance_run",
     "mask_check",
+    "monthly_budget_of",
     "queue_sweep",
     "queue_wake",
     "stale_task_rows_fail",

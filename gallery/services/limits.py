@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Sum
@@ -40,6 +41,15 @@ def limits_for(*, user) -> Limits:
         max_running=pick("max_running", settings.NOVISURF_USER_MAX_RUNNING),
         images_per_day=pick("images_per_day", settings.NOVISURF_USER_IMAGES_PER_DAY),
         max_bytes=pick("max_bytes", settings.NOVISURF_USER_MAX_BYTES),
+    )
+
+
+def monthly_budget_of(user_id: int) -> Decimal | None:
+    """The USD a month this person was given in the admin, or None: the site's default."""
+    return (
+        UserLimits.objects.filter(user_id=user_id, monthly_budget__isnull=False)
+        .values_list("monthly_budget", flat=True)
+        .first()
     )
 
 

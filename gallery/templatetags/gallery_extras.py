@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django import template
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django.utils.timesince import timesince
 from gallery.forms import size_label as _size_label
 from gallery.listing import local_day as _local_day
 from gallery.provider_client import model_label as _model_label
+from novisurf.pricing import usd_text
 
 register = template.Library()
 
@@ -53,3 +55,11 @@ def ago(moment: datetime | None) -> str:
     if (timezone.now() - moment).total_seconds() < 60:
         return "just now"
     return f"{timesince(moment, depth=1)} ago"
+
+
+@register.filter
+def usd(amount) -> str:
+    """A cost in US dollars: ``$0.04``, ``$0.16665``; free is ``$0.00``, unknown is a dash."""
+    if amount is None or amount == "":
+        return "—"
+    return f"${usd_text(Decimal(amount))}"

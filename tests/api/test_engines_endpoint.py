@@ -21,10 +21,6 @@ from tests.fakes.comfyui import WORKFLOW, FakeComfyUI
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The router that reads the providers file (api/renderers/registry.py) comes with the providers;
-# without it there is nothing to route to these engines.
-pytest.importorskip("api.renderers.registry")
-
 FILE = """
 [[providers]]
 name = "home-comfy"

@@ -168,3 +168,15 @@ def test_a_sample_that_is_not_an_image_is_an_error(bfl):
     bfl.not_an_image = True
     with pytest.raises(EndpointUnavailable, match="not an image"):
         renderer(bfl.url).render(request())
+
+
+def test_a_providers_file_entry_without_base_url_reaches_bfls_own_api(tmp_path):
+    from api.renderers.config import providers_file_load
+
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        '[[providers]]\nname = "bfl"\nkind = "bfl"\napi_key = "env:BFL_KEY"\n'
+        'models = ["flux-pro-1.1"]\n'
+    )
+    (config,) = providers_file_load(path, environ={"BFL_KEY": "k"}).providers
+    assert config.base_url == "https://api.bfl.ai"
