@@ -932,19 +932,34 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+# The longest wait a Retry-After may ask for: 1e400 (infinity) or a date in ten years is read
+# as this, so that a caller can compare it and give up rather than overflow.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+
+
 def _retry_after_seconds(headers: Any) -> float | None:
-    """``retry-after-ms`` (OpenAI's) or ``Retry-After`` in seconds or as an HTTP date."""
+    """``retry-after-ms`` (OpenAI's) or ``Retry-After`` in seconds or as an HTTP date; clamped
+    to 0 .. :data:`MAX_RETRY_AFTER_SECONDS` (nan is 0: "soon", as a caller's floor decides)."""
+    seconds = _retry_after_raw(headers)
+    if seconds is None:
+        return None
+    if seconds != seconds:  # nan
+        return 0.0
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
+def _retry_after_raw(headers: Any) -> float | None:
     value = headers.get("retry-after-ms")
     if value:
         try:
-            return max(0.0, float(value) / 1000)
+            return float(value) / 1000
         except ValueError:
             pass
     value = headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return float(value)
     except ValueError:
         pass
     try:

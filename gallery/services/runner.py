@@ -3,6 +3,7 @@ wait for a provider that asked us to, and finish."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -10,7 +11,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -61,12 +62,29 @@ STORE_SECONDS = 120
 
 
 def _run_leased(generation: Generation, *, worker_id: str) -> None:
+    try:
+        _run_leased_once(generation, worker_id=worker_id)
+    except OperationalError as exc:
+        # A locked or restarting database: what is stored stays stored; the rest is asked for
+        # again after a backoff, within the provider wait budget, like a provider outage.
+        logger.warning("Generation %s deferred: the database failed (%s)", generation.pk, exc)
+        # Still failing: the lease lapses and housekeeping takes it up again.
+        with contextlib.suppress(DatabaseError):
+            _defer(
+                generation,
+                EndpointUnavailable("The database was busy; trying again.", code="database"),
+            )
+
+
+def _run_leased_once(generation: Generation, *, worker_id: str) -> None:
     # Past the provider call's worst case the lease is no longer renewed: a worker stuck
     # beyond every deadline lets its lease lapse, and the sweeper takes the generation up.
     budget = endpoint_client().call_budget_seconds(downloads=generation.n) + STORE_SECONDS
     with _LeaseKeeper(generation.pk, worker_id, renew_for=budget):
         try:
             _generate(generation)
+        except OperationalError:
+            raise
         except Exception:
             logger.exception("Generation %s stopped by an unexpected error", generation.pk)
             _finish(
@@ -150,6 +168,13 @@ def _generate(generation: Generation) -> None:
     item_errors = []
     # Each answer is stored at its own index; one already stored (by a worker that died after
     # storing it) is kept as it is: an image is never stored twice, whoever ran it before.
+    for index in wanted[len(items) :]:
+        item_errors.append(
+            {
+                "index": index,
+                "reason": f"The provider sent {len(items)} of the {len(wanted)} images asked for.",
+            }
+        )
     for item, index in zip(items, wanted, strict=False):
         reason = item.error
         if item.data is not None and reason is None:
@@ -212,19 +237,38 @@ def _error_text(exc: ClientError) -> str:
     return exc.message
 
 
+# Faults that pass: the provider restarting (connection refused, a stream broken off), a
+# database busy for a while.
+TRANSIENT_CODES = frozenset({"connection_error", "stream_broken", "database"})
+# Waits between tries of a deferred generation: at least this, growing with the time waited.
+MIN_DEFER_SECONDS = 5.0
+MAX_DEFER_SECONDS = 300.0
+
+
 def _should_wait(exc: ClientError) -> bool:
-    """429 or 503 with a Retry-After longer than the client waits in line."""
-    return (
-        isinstance(exc, RateLimited | EndpointUnavailable)
-        and exc.status in (429, 503)
-        and exc.retry_after is not None
-    )
+    """A 429 or 503 with a Retry-After longer than the client waits in line, or a fault that
+    passes (see :data:`TRANSIENT_CODES`): the generation waits and is tried again."""
+    if isinstance(exc, RateLimited | EndpointUnavailable) and exc.status in (429, 503):
+        return exc.retry_after is not None
+    return isinstance(exc, EndpointUnavailable) and exc.code in TRANSIENT_CODES
+
+
+def _defer_seconds(exc: ClientError, waited: float) -> float:
+    """The provider's Retry-After, clamped (0, nan, negative or 1e400 must not make a storm or
+    a crash), and never less than a backoff that grows with the time already waited."""
+    asked = exc.retry_after
+    if not isinstance(asked, int | float) or asked != asked:  # None or nan
+        asked = 0.0
+    backoff = min(MAX_DEFER_SECONDS, max(MIN_DEFER_SECONDS, waited / 2))
+    # Past the wait budget is as good as for ever: the caller gives up then.
+    ceiling = float(settings.NOVISURF_PROVIDER_MAX_WAIT) + 1.0
+    return min(max(float(asked), backoff), ceiling)
 
 
 def _defer(generation: Generation, exc: ClientError) -> None:
     now = timezone.now()
     since = generation.waiting_since or now
-    until = now + timedelta(seconds=max(1.0, float(exc.retry_after or 0)))
+    until = now + timedelta(seconds=_defer_seconds(exc, (now - since).total_seconds()))
     if until - since > timedelta(seconds=settings.NOVISURF_PROVIDER_MAX_WAIT):
         waited = int((now - since).total_seconds() // 60)
         _finish(

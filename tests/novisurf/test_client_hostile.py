@@ -242,3 +242,32 @@ def test_a_huge_error_answer_is_read_only_in_part(serve):
     with pytest.raises(Exception) as caught:
         client_for(server).generate(prompt="x", n=1)
     assert len(str(caught.value)) < 70_000
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0", 0.0), ("nan", 0.0), ("-5", 0.0), ("1e400", 86400.0), ("soon", None)],
+)
+def test_retry_after_is_clamped(value, expected):
+    from novisurf.client import _retry_after_seconds
+
+    assert _retry_after_seconds({"Retry-After": value}) == expected
+
+
+def test_a_retry_after_of_1e400_is_a_rate_limit_not_a_crash(serve):
+    def handler(conn, head):
+        body = b'{"error": {"message": "slow down"}}'
+        conn.sendall(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1e400\r\n"
+            b"Content-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+
+    server = serve(handler)
+    from novisurf.client import RateLimited
+
+    with pytest.raises(RateLimited) as caught:
+        client_for(server, max_retries=3).generate(prompt="x", n=1)
+    assert caught.value.retry_after == 86400.0
