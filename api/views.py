@@ -81,6 +81,18 @@ def api_view(methods: tuple[str, ...]):
                 return view(request, *args, **kwargs)
             except ProtocolError as error:
                 return error_response(error)
+            except OSError:
+                # Storage that cannot be written (a full disk, a bucket down): a fault of ours
+                # that passes, so a 503 the client retries, not a 500.
+                logger.exception("Storage failed in %s", request.path)
+                error = ProtocolError(
+                    "The server cannot store images right now; try again shortly.",
+                    status=503,
+                    type="server_error",
+                    code="storage_unavailable",
+                )
+                error.retry_after = 30
+                return error_response(error)
             except Exception:
                 logger.exception("Unexpected error in %s", request.path)
                 return error_response(

@@ -332,6 +332,8 @@ NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 NOVISURF_USER_MONTHLY_BUDGET = Decimal(env.str("NOVISURF_USER_MONTHLY_BUDGET", default="0"))
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# Housekeeping steps of other apps, run by the workers' housekeeping round (hourly).
+NOVISURF_HOUSEKEEPING = ["api.services.issued_strays_sweep"]
 # "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
 NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
 # Bulk actions on more images than this run in the background, with a progress page.

@@ -99,7 +99,9 @@ def _save_with_files(
         files_journal_settle(entry_ids=journal)
         return Image.objects.get(generation=image.generation, index=image.index)
     except Exception:
-        files_delete_now(names=written)
+        # Both names, not only those written whole: a write that failed part way (a full
+        # disk) may have left a partial file under its name.
+        files_delete_now(names=list(dict.fromkeys([*written, file_name, thumb_name])))
         files_journal_settle(entry_ids=journal)
         raise
     return image

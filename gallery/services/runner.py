@@ -188,6 +188,9 @@ def _generate(generation: Generation) -> None:
                 continue
             except imaging.ImageRejected as exc:
                 reason = str(exc)
+            except OSError as exc:
+                logger.warning("Could not store image %s of %s: %s", index, generation.pk, exc)
+                reason = f"The image could not be stored (storage failed: {exc.strerror or exc})."
         item_errors.append({"index": index, "reason": reason})
     _finish(generation, item_errors=item_errors, error="")
 
