@@ -45,6 +45,8 @@ from .models import IssuedImage
 from .renderers import StreamEvent
 
 logger = logging.getLogger(__name__)
+# The same as gallery.delivery.SVG_POLICY (the apps share no code): no script, nothing loaded.
+ISSUED_FILE_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Which provider served an answer (the built-in renderer is "novisurf").
 PROVIDER_HEADER = "x-novisurf-provider"
 
@@ -367,6 +369,10 @@ def issued_image(request: HttpRequest, token: str) -> FileResponse:
         ) from None
     response = FileResponse(handle, content_type=issued.content_type)
     response["Cache-Control"] = "private, max-age=3600"
+    # Inert whatever it is (an SVG from a provider may carry script): the policy the gallery
+    # gives its originals.
+    response["Content-Security-Policy"] = ISSUED_FILE_POLICY
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

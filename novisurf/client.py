@@ -50,6 +50,8 @@ USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
 # Most images one answer may carry, whatever ``n`` was: an answer listing more is cut here.
 MAX_ITEMS = 10
+# The longest provider message passed on (errors are shown and stored).
+MAX_MESSAGE_CHARS = 1000
 # An error answer is read this far (its message is shown, not kept whole).
 MAX_ERROR_BODY_BYTES = 64 * 1024
 # Bytes asked of the socket per read: small, so that a compressed answer unpacks in small
@@ -423,6 +425,9 @@ class ImageClient:
         status = response.status_code
         message, code, param = _error_fields(response)
         text = message or f"HTTP {status} {response.reason or ''}".strip()
+        # A provider's message is shown to people and stored: a sentence, not two megabytes.
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[:MAX_MESSAGE_CHARS] + "…"
         if status == 429:
             return RateLimited(
                 f"The image endpoint is rate limiting us: {text}",

@@ -56,7 +56,8 @@ def image_store(
         file_size=len(data),
         content_hash=hashlib.sha256(data).hexdigest(),
         prompt=generation.prompt,
-        revised_prompt=revised_prompt,
+        # A provider's text, capped where it is stored (a prompt is at most 32,000 characters).
+        revised_prompt=(revised_prompt or "")[:32000],
         model=generation.model,
         size=generation.size,
     )

@@ -268,6 +268,10 @@ def _defer_seconds(exc: ClientError, waited: float) -> float:
     return min(max(float(asked), backoff), ceiling)
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _defer(generation: Generation, exc: ClientError) -> None:
     now = timezone.now()
     since = generation.waiting_since or now
@@ -288,7 +292,7 @@ def _defer(generation: Generation, exc: ClientError) -> None:
             lease_expires_at=None,
             not_before=until,
             waiting_since=since,
-            wait_reason=f"Waiting for the provider until {shown}: {exc.message}",
+            wait_reason=_clip(f"Waiting for the provider until {shown}: {exc.message}", 199),
         )
         generation.refresh_from_db()
         generation_emit(generation)
@@ -301,8 +305,11 @@ def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
         reasons = "; ".join(dict.fromkeys(e["reason"] for e in item_errors))
         error = f"No image could be kept: {reasons}"
     generation.status = Generation.Status.DONE if stored else Generation.Status.FAILED
-    generation.error = error if not stored else ""
-    generation.item_errors = item_errors
+    # Provider text is capped where it is stored: a reason is a sentence, not megabytes.
+    generation.error = _clip(error, 2000) if not stored else ""
+    generation.item_errors = [
+        {**entry, "reason": _clip(str(entry.get("reason") or ""), 1000)} for entry in item_errors
+    ]
     generation.finished_at = timezone.now()
     generation.lease_expires_at = None
     generation.not_before = None

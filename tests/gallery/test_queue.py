@@ -502,3 +502,22 @@ def test_a_usage_count_too_big_for_its_column_keeps_the_image(settings, httpserv
     assert generation.status == Generation.Status.DONE
     assert generation.images.count() == 1
     assert generation.input_tokens is None
+
+
+def test_provider_text_is_capped_where_it_is_stored(settings, httpserver, user):
+    settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    httpserver.expect_ordered_request(GENERATIONS).respond_with_json(
+        {"error": {"message": "x" * 2_000_078}}, status=400
+    )
+    httpserver.expect_ordered_request(GENERATIONS).respond_with_json(
+        {"created": 1, "data": [{"b64_json": b64(png_bytes()), "revised_prompt": "y" * 5_000_000}]}
+    )
+    failed = create(user)
+    drain()
+    failed.refresh_from_db()
+    assert failed.status == Generation.Status.FAILED
+    assert 100 < len(failed.error) <= 2001
+    done = create(user)
+    drain()
+    [image] = Image.objects.filter(generation=done)
+    assert len(image.revised_prompt) == 32_000
