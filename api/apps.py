@@ -8,6 +8,8 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the receivers
+
         # A wrong providers file stops every command (runserver, the worker, check) here, with
         # the file and the line, rather than failing one request at a time later.
         if settings.NOVISURF_PROVIDERS_FILE:

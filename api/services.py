@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -130,30 +131,71 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        apikeys_changed()
+    return api_key
+
+
+# Keys found are kept per process for a short while: under ASGI each request runs in a thread
+# of its own, with a database connection of its own, so a lookup per request would open a
+# connection per request. Every lookup reads a version from the cache (shared by every web
+# process once there are several, see README), and a revocation changes it: a revoked key
+# stops working at once, in every process. The lifetime bounds what no code path announces.
+KEY_CACHE_SECONDS = 30
+KEY_CACHE_MAX = 10_000
+_KEY_VERSION = "novisurf:apikeys:version"
+_keys_found: dict[str, tuple[ApiKey, float, object]] = {}
+
+
+def apikeys_changed() -> None:
+    """Forget the keys found so far, in this process at once and in the others at their next
+    request; called once a revocation (or any change to a key or its owner) is committed."""
+
+    def forget() -> None:
+        _keys_found.clear()
+        cache.set(_KEY_VERSION, secrets.token_hex(8), timeout=None)
+
+    # At once, and again once committed: a lookup between the two may have read the row as it
+    # was before the change, and kept it under the first new version.
+    forget()
+    transaction.on_commit(forget)
+
+
+def _active_key(raw_key: str) -> ApiKey | None:
+    """The active key matching ``raw_key``, from this process's memory where it is fresh."""
+    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
+        return None
+    key_hash = hash_key(raw_key)
+    # Read before the database, so that a revocation committed meanwhile changes it after.
+    version = cache.get(_KEY_VERSION)
+    now = time.monotonic()
+    found = _keys_found.get(key_hash)
+    if found is not None and found[2] == version and found[1] > now:
+        return found[0]
+    api_key = ApiKey.objects.active().select_related("owner").filter(key_hash=key_hash).first()
+    if api_key is None:
+        return None  # unknown keys are not kept: anyone could fill the memory with them
+    if len(_keys_found) >= KEY_CACHE_MAX:
+        _keys_found.clear()
+    _keys_found[key_hash] = (api_key, now + KEY_CACHE_SECONDS, version)
     return api_key
 
 
 def apikey_is_active(*, raw_key: str) -> bool:
     """Whether ``raw_key`` is an active key; nothing recorded (checked before a body is read)."""
-    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
-        return False
-    return ApiKey.objects.active().filter(key_hash=hash_key(raw_key)).exists()
+    return _active_key(raw_key) is not None
 
 
 def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
     """The active key matching ``raw_key``, its use recorded; ``None`` for anything else."""
-    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
-        return None
-    api_key = (
-        ApiKey.objects.active().select_related("owner").filter(key_hash=hash_key(raw_key)).first()
-    )
+    api_key = _active_key(raw_key)
     if api_key is None:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
-    return api_key
+    # A copy: what a request does to its key is not seen by the next request's.
+    return copy.copy(api_key)
 
 
 def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 60) -> int | None:

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from novisurf.protocol import MODELS
 
@@ -41,15 +41,18 @@ class ApiKeyForm(KeySettingsForm):
     field_order = ["name", "keep_images", "monthly_budget"]
 
 
+# Where a new key waits, in the person's own session, for the one page that shows it.
+NEW_KEY_SESSION = "keys:new"
+
+
 @never_cache  # the page that shows a new key must not be kept by any cache
 @login_required
 def key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     keys = list(ApiKey.objects.filter(owner=request.user, is_service=False))
-    new_key = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_key = services.apikey_create(
+            _, raw_key = services.apikey_create(
                 owner=request.user,
                 name=form.cleaned_data["name"],
                 keep_images=form.cleaned_data["keep_images"],
@@ -58,7 +61,11 @@ def key_list(request: HttpRequest) -> HttpResponse:
         except services.KeyLimitReached as exc:
             form.add_error(None, str(exc))
         else:
-            form = ApiKeyForm()
+            # Post/redirect/get: reloading the page that shows the key makes no second key.
+            request.session[NEW_KEY_SESSION] = raw_key
+            return redirect("keys:list")
+    # Shown once: taken out of the session by the page that shows it.
+    new_key = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
     return render(
         request,
         "api/keys.html",
@@ -105,12 +112,16 @@ def key_models(request: HttpRequest, key_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    """GET asks first (what stops working); POST revokes."""
     api_key = ApiKey.objects.filter(owner=request.user, pk=key_id, is_service=False).first()
     if api_key is None:
         raise Http404("No such key.")
+    if request.method == "GET":
+        return render(request, "api/key_revoke.html", {"key": api_key})
     services.apikey_revoke(api_key=api_key)
+    messages.success(request, f"Key {api_key.prefix}… is revoked: it no longer works.")
     return redirect("keys:list")
 
 

@@ -88,6 +88,7 @@ def generation_state(generation: Generation, *, kept: int | None = None) -> dict
         "waiting": generation.is_waiting,
         "wait_reason": generation.wait_reason if generation.is_waiting else "",
         "can_retry": generation.can_retry,
+        "can_cancel": generation.can_cancel,
         "error": generation.error,
         "item_errors": generation.item_errors,
         "n": generation.n,

@@ -31,6 +31,7 @@ class Generation(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Kind(models.TextChoices):
         GENERATE = "generate", "Generate"
@@ -119,7 +120,11 @@ class Generation(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def is_stuck(self) -> bool:
@@ -145,7 +150,7 @@ class Generation(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status == self.Status.FAILED or self.is_stuck
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED) or self.is_stuck
 
 
 class ImageQuerySet(models.QuerySet):

@@ -7,6 +7,7 @@ endpoint is this site's own or a provider's.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,7 +22,12 @@ MODELS_CACHE_SECONDS = 300
 IMAGE_MODEL_HINTS = ("image", "dall-e", "flux", "diffusion", "sdxl", "imagen", "procedural")
 
 
-def endpoint_client(*, read_timeout: float | None = None, max_retries: int = 3) -> ImageClient:
+def endpoint_client(
+    *,
+    read_timeout: float | None = None,
+    max_retries: int = 3,
+    stop: Callable[[], bool] | None = None,
+) -> ImageClient:
     return ImageClient(
         ClientConfig(
             base_url=settings.NOVISURF_API_BASE,
@@ -30,7 +36,8 @@ def endpoint_client(*, read_timeout: float | None = None, max_retries: int = 3) 
             read_timeout=read_timeout or settings.NOVISURF_API_TIMEOUT,
             max_retries=max_retries,
             max_download_bytes=settings.NOVISURF_MAX_IMAGE_BYTES,
-        )
+        ),
+        stop=stop,
     )
 
 

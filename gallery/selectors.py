@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, UUIDField
 from django.db.models.functions import Lower, TruncDate
 
+from . import search
 from .listing import NEWEST, Cursor, ImagePage, Listing
 from .models import Board, BoardImage, GalleryEvent, Generation, Image, Tag, TaggedImage
 
@@ -67,6 +68,36 @@ def image_list(
     if order == NEWEST:
         return images.order_by("-created_at", "-id")
     return images.order_by("created_at", "id")
+
+
+# A listing says how many images match, counting no further than this: past it, "1,000+".
+MATCH_COUNT_CAP = 1_000
+
+
+def image_count_capped(
+    *,
+    owner,
+    tag: str | None = None,
+    query: str | None = None,
+    favourites: bool = False,
+    board: Board | None = None,
+    cap: int | None = None,
+) -> tuple[int, bool]:
+    """How many images a listing holds, up to ``cap``, and whether there are more.
+
+    Never builds every match: the listing's own page plan walks no further than ``cap + 1``
+    rows, and for a search alone the index may answer first (see ``search.count_floor``).
+    """
+    cap = MATCH_COUNT_CAP if cap is None else cap
+    if query and not tag and not favourites and board is None:
+        floor = search.count_floor(Image.objects.db, query, owner_id=owner.pk)
+        if floor is not None and floor > cap:
+            return cap, True
+    images = image_list(owner=owner, tag=tag, query=query, favourites=favourites, board=board)
+    # Sliced with its order kept: the walk stops at cap + 1 rows (without the order, SQLite
+    # may first build every match of a common word).
+    total = images.values("pk")[: cap + 1].count()
+    return min(total, cap), total > cap
 
 
 def listing_images(*, owner, listing: Listing, board: Board | None = None) -> QuerySet[Image]:
@@ -182,17 +213,24 @@ def generation_last(*, owner) -> Generation | None:
 
 
 def _with_kept(generations: list[Generation]) -> list[Generation]:
-    """Set ``kept`` (images of each still in the gallery) with one grouped query on the images'
+    """Set ``kept`` (images of each still in the gallery) and ``kept_images`` (those images, in
+    the generation's order, with the fields a thumbnail needs) with one query on the images'
     generation index; a join-and-count from the generations' side makes SQLite scan images."""
-    counts = dict(
+    kept: dict = {}
+    rows = (
         Image.objects.filter(generation_id__in=[g.pk for g in generations])
         .visible()
-        .order_by()
-        .values_list("generation_id")
-        .annotate(kept=Count("id"))
+        .order_by("generation_id", "index")
+        .only("id", "generation_id", "index", "thumbnail_width", "thumbnail_height", "has_alpha")
     )
+    for image in rows:
+        kept.setdefault(image.generation_id, []).append(image)
     for generation in generations:
-        generation.kept = counts.get(generation.pk, 0)
+        generation.kept_images = kept.get(generation.pk, [])
+        generation.kept = len(generation.kept_images)
+        # Places still to fill while it works: the page shows them as empty tiles.
+        waiting = 0 if generation.is_finished else max(0, generation.n - generation.kept)
+        generation.pending_slots = range(waiting)
     return generations
 
 
@@ -215,6 +253,26 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
         .order_by("name", "id")
         .values_list("name", flat=True)[:limit]
     )
+
+
+def _with_counts(tags: QuerySet[Tag]) -> QuerySet[Tag]:
+    # ``image_count``: images in the gallery; ``trashed_count``: in the trash (they lose the
+    # tag too when it is deleted).
+    in_gallery = Q(tagged_items__content_object__trashed_at__isnull=True)
+    return tags.annotate(
+        image_count=Count("tagged_items", filter=in_gallery),
+        trashed_count=Count("tagged_items", filter=~in_gallery),
+    )
+
+
+def tag_list(*, owner) -> list[Tag]:
+    """Every tag of the owner, by name, each with its counts."""
+    return list(_with_counts(Tag.objects.filter(owner=owner)).order_by(Lower("name"), "id"))
+
+
+def tag_get(*, owner, tag_id) -> Tag:
+    """The owner's tag with its counts; ``Tag.DoesNotExist`` for anyone else's (a 404)."""
+    return _with_counts(Tag.objects.filter(owner=owner)).get(pk=tag_id)
 
 
 # -- boards, selections, trash (issue 7) ---------------------------------------------------------
@@ -325,7 +383,7 @@ def usage_by_model(*, owner) -> list[dict]:
         Generation.objects.filter(owner=owner)
         .values("model")
         .annotate(**USAGE_SUMS)
-        .order_by("-total_tokens", "model")
+        .order_by(F("total_tokens").desc(nulls_last=True), "model")
     )
     return list(rows)
 
@@ -335,7 +393,7 @@ def usage_by_user() -> list[dict]:
     rows = (
         Generation.objects.values("owner__username")
         .annotate(**USAGE_SUMS)
-        .order_by("-total_tokens", "owner__username")
+        .order_by(F("total_tokens").desc(nulls_last=True), "owner__username")
     )
     return list(rows)
 

@@ -14,6 +14,11 @@ urlpatterns = [
         "generations/<uuid:generation_id>/status", views.generation_status, name="generation-status"
     ),
     path("generations/<uuid:generation_id>/retry", views.generation_retry, name="generation-retry"),
+    path(
+        "generations/<uuid:generation_id>/cancel",
+        views.generation_cancel,
+        name="generation-cancel",
+    ),
     path("images/<uuid:image_id>/", views.image_detail, name="image"),
     path("images/<uuid:image_id>/original", views.image_file, name="image-file"),
     path("images/<uuid:image_id>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
@@ -36,6 +41,9 @@ urlpatterns = [
     path("boards/<int:board_id>/delete", views.board_delete, name="board-delete"),
     path("boards/<int:board_id>/cover", views.board_cover, name="board-cover"),
     path("boards/<int:board_id>/remove", views.board_remove_images, name="board-remove"),
+    path("tags/", views.tag_list, name="tags"),
+    path("tags/<int:tag_id>/rename", views.tag_rename, name="tag-rename"),
+    path("tags/<int:tag_id>/delete", views.tag_delete, name="tag-delete"),
     path("selection", views.selection_act, name="selection"),
     path("download.zip", views.listing_zip, name="listing-zip"),
     path("bulk/<uuid:bulk_id>/", views.bulk_action_detail, name="bulk-action"),

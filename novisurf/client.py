@@ -96,6 +96,10 @@ class EndpointTimeout(EndpointUnavailable):
     """The endpoint did not answer within the timeouts."""
 
 
+class Cancelled(ClientError):
+    """The caller's ``stop`` said to stop: no further request or download was sent."""
+
+
 @dataclass
 class ResultItem:
     """One image of a result: its bytes, or why they could not be had."""
@@ -178,6 +182,7 @@ class ImageClient:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         if config.auth_header not in ENGINE_AUTH_HEADERS:
             raise ValueError(
@@ -190,6 +195,13 @@ class ImageClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
+        # Asked before every retry and every url download: a caller whose work was cancelled
+        # stops asking the endpoint (and paying for what it would make) at the next step.
+        self._stop = stop or (lambda: False)
+
+    def _check_stop(self) -> None:
+        if self._stop():
+            raise Cancelled("Cancelled: nothing more was asked of the image endpoint.")
 
     # -- public calls ---------------------------------------------------------------------
 
@@ -407,6 +419,7 @@ class ImageClient:
             if attempt > self.config.max_retries:
                 raise error
             self._sleep(wait if wait is not None else self._backoff(attempt))
+            self._check_stop()
 
     def _answer_timeout(self) -> float:
         return self.config.answer_timeout or self.config.read_timeout
@@ -558,6 +571,7 @@ class ImageClient:
         elif isinstance(entry.get("url"), str):
             item.source = "url"
             item.url = entry["url"]
+            self._check_stop()
             # Downloads run one after another, each capped by what the answer has left.
             left = self.config.max_download_bytes if budget is None else budget[0]
             try:
@@ -832,17 +846,26 @@ def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[Serv
     As the HTML standard parses them: ``event:`` and ``data:`` fields (several data lines
     joined by newlines), comments and other fields ignored, CRLF, LF or CR line ends.
     """
-    buffer = b""
+    # Linear in the stream's length: the buffer is appended to and trimmed in place, and each
+    # byte is searched for a line end once (an image's base64 line arrives in many reads).
+    buffer = bytearray()
+    scan = 0  # the bytes before this offset hold no line end
     event: str | None = None
     data: list[str] = []
     size = 0
     for chunk in chunks:
         buffer += chunk
+        start = 0  # the first byte not yet taken as part of a line
         while True:
-            match = _LINE_END.search(buffer)
-            if match is None or (match.group() == b"\r" and match.end() == len(buffer)):
-                break  # a lone CR at the end may be the first half of a CRLF
-            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            match = _LINE_END.search(buffer, scan)
+            if match is None:
+                scan = len(buffer)
+                break
+            if match.end() == len(buffer) and match.group() == b"\r":
+                scan = match.start()  # a lone CR at the end may be the first half of a CRLF
+                break
+            line = bytes(buffer[start : match.start()])
+            start = scan = match.end()
             if not line:
                 if data:
                     yield ServerSentEvent(event=event, data="\n".join(data))
@@ -861,6 +884,8 @@ def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[Serv
                         code="too_large",
                     )
                 data.append(value)
+        del buffer[:start]
+        scan -= start
         if len(buffer) > max_event_bytes:
             raise EndpointUnavailable(
                 f"The image endpoint streamed a line longer than {_bytes_text(max_event_bytes)}.",

@@ -485,18 +485,36 @@ def thumbnail(image: Image.Image, *, max_side: int) -> tuple[bytes, int, int]:
     """A WebP no larger than ``max_side`` on either side; returns the bytes and its size."""
     thumb = _fit(image, max_side)
     buffer = io.BytesIO()
-    thumb.save(buffer, "WEBP", quality=82, method=4)
+    # method=2: less than half the encoding time of 4, for files about a tenth larger.
+    thumb.save(buffer, "WEBP", quality=82, method=2)
     return buffer.getvalue(), thumb.width, thumb.height
 
 
 def _fit(image: Image.Image, max_side: int) -> Image.Image:
-    thumb = image.copy()
+    thumb = image
     if thumb.mode not in ("RGB", "RGBA"):
         thumb = thumb.convert(
             "RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB"
         )
+    factor = _exact_shrink(thumb.size, max_side) if thumb.mode == "RGB" else 1
+    if factor > 1:
+        # A whole-number shrink (1024 -> 512) of an opaque image: the mean of each block of
+        # pixels is the fair resample, and several times cheaper than a Lanczos pass over
+        # every pixel. (Not with alpha: a plain mean would bleed the colour of clear pixels.)
+        return thumb.reduce(factor)
+    thumb = thumb.copy() if thumb is image else thumb  # thumbnail() works in place
     thumb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return thumb
+
+
+def _exact_shrink(size: tuple[int, int], max_side: int) -> int:
+    """The whole number both sides divide by to fit ``max_side`` exactly, else 1."""
+    width, height = size
+    longest = max(width, height)
+    if longest <= max_side or longest % max_side:
+        return 1
+    factor = longest // max_side
+    return factor if width % factor == 0 and height % factor == 0 else 1
 
 
 def thumbnail_for(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int, int]:

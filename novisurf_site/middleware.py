@@ -10,7 +10,9 @@ import re
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from novisurf import logcontext
 
@@ -146,3 +148,34 @@ class ChunkedBodyMiddleware(_Middleware):
 
 async def _ready(response):
     return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise's static files, served the same way under ASGI without leaving the event loop.
+
+    WhiteNoise's middleware is sync-only: under ASGI it made every request, static or not, hop
+    from the event loop to a thread and back again before the layers below it. Finding a file
+    is a lookup in a table built at start-up (or a stat in DEBUG), so here it runs in place.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response=None, settings=django_settings) -> None:
+        super().__init__(get_response, settings)
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest):
+        if self.autorefresh:
+            static_file = self.find_file(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return self.serve(static_file, request)
+        return await self.get_response(request)

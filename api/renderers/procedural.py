@@ -267,8 +267,16 @@ def _encode_request(picture: Image.Image, request: GenerationRequest) -> bytes:
         picture,
         output_format,
         request.options.get("output_compression"),
-        transparent=picture.mode == "RGBA" and picture.getextrema()[3][0] < 255,
+        transparent=not _known_opaque(request)
+        and picture.mode == "RGBA"
+        and picture.getextrema()[3][0] < 255,
     )
+
+
+def _known_opaque(request: GenerationRequest) -> bool:
+    # A generation not asked to be transparent is drawn on an opaque gradient: no pass over
+    # its pixels is needed to learn that it is opaque. An edit's input may have any alpha.
+    return not request.images and not _transparent(request, None)
 
 
 def _animated_gif(request: GenerationRequest, index: int, base: Image.Image | None) -> bytes:

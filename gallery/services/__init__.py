@@ -48,6 +48,7 @@ from .keeping import answer_enqueue, answer_keep, answer_keep_or_retry
 from .limits import LimitReached, limits_check, limits_for, monthly_budget_of
 from .maintenance import maintenance_run, stale_task_rows_fail, task_results_prune, trash_purge
 from .queue import (
+    generation_cancel,
     generation_claim_next,
     generation_create,
     generation_pick,
@@ -59,6 +60,7 @@ from .queue import (
 )
 from .runner import generation_run, generation_work
 from .storage_check import StorageReport, storage_check
+from .tags import TagNameInvalid, TagRenamed, tag_delete, tag_rename
 from .trash import (
     TrashBatch,
     images_delete_forever,
@@ -77,6 +79,8 @@ __all__ = [
     "ImportResult",
     "LimitReached",
     "StorageReport",
+    "TagNameInvalid",
+    "TagRenamed",
     "TrashBatch",
     "answer_enqueue",
     "answer_keep",
@@ -102,6 +106,7 @@ __all__ = [
     "files_delete_now",
     "files_delete_on_commit",
     "files_sweep",
+    "generation_cancel",
     "generation_claim_next",
     "generation_create",
     "generation_pick",
@@ -132,6 +137,8 @@ __all__ = [
     "queue_wake",
     "stale_task_rows_fail",
     "storage_check",
+    "tag_delete",
+    "tag_rename",
     "tags_for",
     "task_results_prune",
     "trash_empty",

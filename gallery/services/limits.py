@@ -61,7 +61,7 @@ def limits_check(*, owner, n: int, now: datetime | None = None) -> None:
         day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
         used = (
             Generation.objects.filter(owner=owner, created_at__gte=day_start)
-            .exclude(status=Generation.Status.FAILED)
+            .exclude(status__in=(Generation.Status.FAILED, Generation.Status.CANCELLED))
             .aggregate(total=Sum("n"))["total"]
             or 0
         )

@@ -84,6 +84,33 @@ def generation_retry(*, generation: Generation) -> Generation:
     return generation
 
 
+def generation_cancel(*, generation: Generation) -> Generation:
+    """Stop a queued or running generation: it stores nothing more, and says "Cancelled".
+
+    Only the row changes here; a worker running it sees the status between two steps (a retry,
+    a download, a streamed event, an image to store), closes the stream or stops asking, and
+    leaves the row as it is. Images already stored stay. A finished generation is left alone.
+    """
+    with transaction.atomic():
+        changed = Generation.objects.filter(
+            pk=generation.pk, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
+        ).update(
+            status=Generation.Status.CANCELLED,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            not_before=None,
+            wait_reason="",
+        )
+        generation.refresh_from_db()
+        if changed:
+            generation_emit(generation)
+    return generation
+
+
+def generation_cancelled(generation_id) -> bool:
+    return Generation.objects.filter(pk=generation_id, status=Generation.Status.CANCELLED).exists()
+
+
 def queue_wake(*, run_after: datetime | None = None) -> None:
     """Enqueue a wake-up. On the database backend it joins the current transaction, so that the
     row and its wake-up commit together; on another backend it is sent after the commit."""

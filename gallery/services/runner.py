@@ -15,7 +15,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from novisurf.client import ClientError, EndpointError, EndpointUnavailable, RateLimited
+from novisurf.client import Cancelled, ClientError, EndpointError, EndpointUnavailable, RateLimited
 from novisurf.protocol import MODELS, accepts_response_format
 
 from .. import imaging
@@ -23,7 +23,14 @@ from ..models import Generation
 from ..provider_client import endpoint_client
 from .edits import EditSourceMissing, edit_files
 from .images import image_store
-from .queue import generation_claim, generation_claim_next, generation_emit, queue_wake, runnable
+from .queue import (
+    generation_cancelled,
+    generation_claim,
+    generation_claim_next,
+    generation_emit,
+    queue_wake,
+    runnable,
+)
 from .streaming import PARTIAL_IMAGES, generate_streaming, read_stream, record_usage, streams
 
 logger = logging.getLogger(__name__)
@@ -135,6 +142,10 @@ class _LeaseKeeper:
 
 
 def _generate(generation: Generation) -> None:
+    # Asked between steps (a retry, a download, a streamed event, an image to store).
+    def stop() -> bool:
+        return generation_cancelled(generation.pk)
+
     wanted = _indexes_to_ask(generation)
     request = {
         "prompt": generation.prompt,
@@ -149,12 +160,14 @@ def _generate(generation: Generation) -> None:
     }
     try:
         if generation.kind == Generation.Kind.EDIT:
-            items, usage = _edit(generation, request, wanted)
+            items, usage = _edit(generation, request, wanted, stop)
         elif streams(generation):
-            items, usage = generate_streaming(generation, request, wanted)
+            items, usage = generate_streaming(generation, request, wanted, stop)
         else:
-            result = endpoint_client().generate(**request)
+            result = endpoint_client(stop=stop).generate(**request)
             items, usage = result.items, result.fields.get("usage")
+    except Cancelled:
+        return  # the row already says so; nothing more is stored
     except EditSourceMissing as exc:
         _finish(generation, item_errors=[], error=str(exc))
         return
@@ -176,6 +189,8 @@ def _generate(generation: Generation) -> None:
             }
         )
     for item, index in zip(items, wanted, strict=False):
+        if stop():
+            return
         reason = item.error
         if item.data is not None and reason is None:
             try:
@@ -195,7 +210,7 @@ def _generate(generation: Generation) -> None:
     _finish(generation, item_errors=item_errors, error="")
 
 
-def _edit(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+def _edit(generation: Generation, request: dict, indexes, stop) -> tuple[list, dict | None]:
     """An edit: ``/v1/images/edits`` with the parent's original and the mask, streamed where
     the model streams (its partial images shown as a generation's are)."""
     files = edit_files(generation=generation)
@@ -203,9 +218,9 @@ def _edit(generation: Generation, request: dict, indexes) -> tuple[list, dict | 
     if streams(generation):
         fields.pop("response_format", None)
         fields.setdefault("partial_images", PARTIAL_IMAGES)
-        events = endpoint_client().edit_stream(fields=fields, files=files)
-        return read_stream(generation, events, indexes)
-    result = endpoint_client().edit(fields=fields, files=files)
+        events = endpoint_client(stop=stop).edit_stream(fields=fields, files=files)
+        return read_stream(generation, events, indexes, stop)
+    result = endpoint_client(stop=stop).edit(fields=fields, files=files)
     return result.items, result.fields.get("usage")
 
 
@@ -286,17 +301,22 @@ def _defer(generation: Generation, exc: ClientError) -> None:
         return
     shown = date_format(timezone.localtime(until), "H:i")
     with transaction.atomic():
-        Generation.objects.filter(pk=generation.pk).update(
-            status=Generation.Status.QUEUED,
-            worker_id="",
-            lease_expires_at=None,
-            not_before=until,
-            waiting_since=since,
-            wait_reason=_clip(f"Waiting for the provider until {shown}: {exc.message}", 199),
+        deferred = (
+            Generation.objects.filter(pk=generation.pk)
+            .exclude(status=Generation.Status.CANCELLED)
+            .update(
+                status=Generation.Status.QUEUED,
+                worker_id="",
+                lease_expires_at=None,
+                not_before=until,
+                waiting_since=since,
+                wait_reason=_clip(f"Waiting for the provider until {shown}: {exc.message}", 199),
+            )
         )
         generation.refresh_from_db()
-        generation_emit(generation)
-        queue_wake(run_after=until)
+        if deferred:
+            generation_emit(generation)
+            queue_wake(run_after=until)
 
 
 def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
@@ -315,15 +335,21 @@ def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
     generation.not_before = None
     generation.wait_reason = ""
     with transaction.atomic():
-        generation.save(
-            update_fields=[
-                "status",
-                "error",
-                "item_errors",
-                "finished_at",
-                "lease_expires_at",
-                "not_before",
-                "wait_reason",
-            ]
+        # A generation cancelled meanwhile keeps saying so.
+        finished = (
+            Generation.objects.filter(pk=generation.pk)
+            .exclude(status=Generation.Status.CANCELLED)
+            .update(
+                status=generation.status,
+                error=generation.error,
+                item_errors=generation.item_errors,
+                finished_at=generation.finished_at,
+                lease_expires_at=None,
+                not_before=None,
+                wait_reason="",
+            )
         )
-        generation_emit(generation)
+        if finished:
+            generation_emit(generation)
+        else:
+            generation.refresh_from_db()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 
-from novisurf.client import EndpointUnavailable, ResultItem, decode_b64_strict
+from novisurf.client import Cancelled, EndpointUnavailable, ResultItem, decode_b64_strict
 from novisurf.protocol import MODELS
 
 from .. import imaging
@@ -23,31 +24,48 @@ PARTIAL_PREVIEW_SIDE = 256
 
 
 def streams(generation: Generation) -> bool:
-    """Stream when the table says the model streams and the format can be streamed."""
+    """Stream when the table says the model streams and the format can be streamed.
+
+    Not the built-in renderer: it answers in milliseconds, and its partial images (each a
+    full-size picture to draw, send, decode and shrink) would cost several times the image
+    itself for a preview nobody has time to see.
+    """
     spec = MODELS.get(generation.model)
     options = generation.options or {}
     return (
         spec is not None
         and spec.streams
+        and not spec.procedural
         and options.get("partial_images", PARTIAL_IMAGES) != 0
         and options.get("output_format") not in ("gif", "svg")
     )
 
 
-def generate_streaming(generation: Generation, request: dict, indexes) -> tuple[list, dict | None]:
+def generate_streaming(
+    generation: Generation, request: dict, indexes, stop: Callable[[], bool]
+) -> tuple[list, dict | None]:
     """The images of a streamed generation; each partial image on the way becomes a
     ``partial`` event carrying a small WebP preview, for the generation page."""
     request = {k: v for k, v in request.items() if k not in ("stream", "response_format")}
     request.setdefault("partial_images", PARTIAL_IMAGES)
-    return read_stream(generation, endpoint_client().generate_stream(**request), indexes)
+    events = endpoint_client(stop=stop).generate_stream(**request)
+    return read_stream(generation, events, indexes, stop)
 
 
-def read_stream(generation: Generation, events, indexes) -> tuple[list, dict | None]:
+def read_stream(
+    generation: Generation, events, indexes, stop: Callable[[], bool] = lambda: False
+) -> tuple[list, dict | None]:
     indexes = list(indexes)
     cap = settings.NOVISURF_MAX_IMAGE_BYTES
     items: list[ResultItem] = []
     usages: list[dict] = []
     for event in events:
+        if stop():
+            # Closing the stream closes the connection: the provider sees the client leave.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+            raise Cancelled("Cancelled while the image stream was open.")
         payload = event.json()
         kind = (payload.get("type") if isinstance(payload, dict) else None) or event.event or ""
         if kind == "error" or (isinstance(payload, dict) and payload.get("error")):

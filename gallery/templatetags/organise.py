@@ -98,9 +98,15 @@ def listing_selection(context) -> dict:
         "favourites": get.get("favourites", "") not in ("", "0"),
         "board": board.pk if board else "",
     }
-    selection = selectors.image_selection(
-        owner=request.user, filters={k: v for k, v in filters.items() if v}
-    )
-    total = selection.order_by()[: SELECT_ALL_COUNT_CAP + 1].count()
-    more = total > SELECT_ALL_COUNT_CAP
-    return {**filters, "total": min(total, SELECT_ALL_COUNT_CAP), "more": more}
+    counted = context.get("match_count")
+    if counted is None:
+        counted = selectors.image_count_capped(
+            owner=request.user,
+            tag=filters["tag"] or None,
+            query=filters["q"] or None,
+            favourites=filters["favourites"],
+            board=board,
+            cap=SELECT_ALL_COUNT_CAP,
+        )
+    total, more = counted
+    return {**filters, "total": total, "more": more}

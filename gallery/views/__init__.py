@@ -11,6 +11,7 @@ from .boards import (
 )
 from .edits import image_edit
 from .favourites import image_favourite
+from .generations import generation_cancel
 from .imports import image_upload
 from .live import events
 from .pages import (
@@ -28,6 +29,7 @@ from .pages import (
     image_thumbnail,
 )
 from .selection import bulk_action_detail, listing_zip, selection_act
+from .tags import tag_delete, tag_list, tag_rename
 from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo
 from .usage import usage
 
@@ -41,6 +43,7 @@ __all__ = [
     "bulk_action_detail",
     "events",
     "generate",
+    "generation_cancel",
     "generation_detail",
     "generation_retry",
     "generation_status",
@@ -59,6 +62,9 @@ __all__ = [
     "image_upload",
     "listing_zip",
     "selection_act",
+    "tag_delete",
+    "tag_list",
+    "tag_rename",
     "trash_delete",
     "trash_empty",
     "trash_list",

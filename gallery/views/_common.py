@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ..services.archive import coalesce
@@ -21,6 +23,27 @@ def back(request: HttpRequest, default: str = "gallery:home", **kwargs) -> HttpR
     ):
         return redirect(next_url)
     return redirect(default, **kwargs)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """A script asked (the gallery's Generate, Cancel and Retry), not a plain form."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def generation_json(request: HttpRequest, generation, *, status: int = 200) -> JsonResponse:
+    """A generation's state, and its entry of the gallery's recent list, for a script."""
+    from .. import live, selectors
+
+    generation = selectors.generation_with_kept(owner=request.user, generation_id=generation.pk)
+    html = render_to_string("gallery/_recent_item.html", {"g": generation}, request=request)
+    return JsonResponse(
+        {
+            **live.generation_state(generation),
+            "url": reverse("gallery:generation", args=[generation.pk]),
+            "html": html,
+        },
+        status=status,
+    )
 
 
 def uuids(values: list[str]) -> list[uuid.UUID]:

@@ -18,11 +18,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
 
-from .. import delivery, imaging, live, selectors, services
+from .. import delivery, imaging, live, search, selectors, services
 from ..forms import EditForm, GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
 from ..provider_client import model_choices
+from ._common import generation_json, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,26 @@ def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
     }, False
 
 
+def _search_summary(request: HttpRequest, listing: Listing, board: Board | None) -> dict:
+    """How many images a search found (capped) and the parts of it that were not understood."""
+    total, more = selectors.image_count_capped(
+        owner=request.user,
+        tag=listing.tag or None,
+        query=listing.query,
+        favourites=listing.favourites,
+        board=board,
+    )
+    if more:
+        summary = f"{total:,}+ images match"
+    else:
+        summary = f"{total:,} image matches" if total == 1 else f"{total:,} images match"
+    return {
+        "match_count": (total, more),
+        "match_summary": summary,
+        "search_problems": search.parse_query(listing.query).problems,
+    }
+
+
 @login_required
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
     listing, board = _listing_or_404(request)
@@ -126,6 +147,8 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
     }
     if request.GET.get("fragment") == "tiles":
         return render(request, "gallery/_listing_page.html", context)
+    if listing.query:
+        context.update(_search_summary(request, listing, board))
     options_open = bool(form is not None and form.errors)
     if form is None:
         initial, options_open = _form_initial(request)
@@ -165,6 +188,9 @@ def generate(request: HttpRequest) -> HttpResponse:
     except services.LimitReached as exc:
         form.add_error(None, exc.message)
         return home(request, form=form)
+    if wants_json(request):
+        # Generated from the gallery: the page stays, and shows it among the recent ones.
+        return generation_json(request, generation, status=201)
     return redirect("gallery:generation", generation_id=generation.pk)
 
 
@@ -234,6 +260,8 @@ def tile_html(request: HttpRequest, image: Image, *, listing_qs: str, next_url: 
 def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
     generation = _generation_or_404(request, generation_id)
     services.generation_retry(generation=generation)
+    if wants_json(request):
+        return generation_json(request, generation)
     return redirect("gallery:generation", generation_id=generation.pk)
 
 

@@ -136,7 +136,7 @@
       existing.replaceWith(item);
     } else {
       recentList.prepend(item);
-      while (recentList.children.length > 6) recentList.lastElementChild.remove();
+      while (recentList.children.length > 12) recentList.lastElementChild.remove();
     }
     recentList.closest("section").hidden = false;
   });

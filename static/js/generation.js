@@ -10,6 +10,7 @@
   const errorText = document.getElementById("generation-error-text");
   const itemErrors = document.getElementById("item-errors");
   const retryForm = document.getElementById("retry-form");
+  const cancelForm = document.getElementById("cancel-form");
   const kept = document.getElementById("generation-kept");
   const waitNote = document.getElementById("wait-note");
   const grid = document.getElementById("generation-images");
@@ -85,6 +86,7 @@
       waitNote.hidden = !state.waiting;
     }
     retryForm.hidden = !state.can_retry;
+    if (cancelForm) cancelForm.hidden = !state.can_cancel;
   }
 
   // -- the fallback: poll the JSON status ------------------------------------------------------
@@ -147,6 +149,7 @@
     if (tile) tile.remove();
   });
   source.addEventListener("generation", (event) => showState(JSON.parse(event.data)));
+  document.addEventListener("generation:changed", (event) => showState(event.detail));
   source.addEventListener("partial", (event) => showPartial(JSON.parse(event.data), false));
   window.addEventListener("pagehide", () => source.close());
 })();

@@ -199,8 +199,9 @@ def test_admin_makes_a_key_and_shows_it_once(client, admin_user, user):
 def test_keys_page_makes_and_revokes_own_keys(client, user, other_user):
     _, others = apikey_create(owner=other_user, name="bob's")
     client.force_login(user)
-    page = client.post("/keys/", {"name": "laptop"})
-    assert page.status_code == 200
+    created = client.post("/keys/", {"name": "laptop"})
+    assert created.status_code == 302 and created["Location"] == "/keys/"
+    page = client.get("/keys/")
     mine = ApiKey.objects.get(owner=user, name="laptop")
     html = page.content.decode()
     raw_key = html.split('id="new-key">')[1].split("<")[0]
@@ -209,9 +210,27 @@ def test_keys_page_makes_and_revokes_own_keys(client, user, other_user):
     # Another person's key cannot be revoked from here.
     bobs = ApiKey.objects.get(owner=other_user)
     assert client.post(f"/keys/{bobs.pk}/revoke").status_code == 404
+    assert client.get(f"/keys/{bobs.pk}/revoke").status_code == 404
+    # Revoke asks first: the GET names the key and changes nothing.
+    asking = client.get(f"/keys/{mine.pk}/revoke").content.decode()
+    assert mine.prefix in asking and "cannot be undone" in asking
+    mine.refresh_from_db()
+    assert mine.revoked_at is None
     assert client.post(f"/keys/{mine.pk}/revoke").status_code == 302
     mine.refresh_from_db()
     bobs.refresh_from_db()
     assert mine.revoked_at is not None and bobs.revoked_at is None
     # The raw key is never shown again.
     assert raw_key not in client.get("/keys/").content.decode()
+
+
+@pytest.mark.django_db
+def test_reloading_after_making_a_key_makes_no_second_one(client, user):
+    client.force_login(user)
+    page = client.post("/keys/", {"name": "laptop"}, follow=True)
+    assert page.redirect_chain == [("/keys/", 302)]
+    assert 'id="new-key"' in page.content.decode()
+    assert ">Copy</button>" in page.content.decode()
+    reloaded = client.get("/keys/")  # what the browser's reload sends after the redirect
+    assert 'id="new-key"' not in reloaded.content.decode()
+    assert ApiKey.objects.filter(owner=user).count() == 1

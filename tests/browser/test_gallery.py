@@ -240,28 +240,36 @@ def test_generate_watch_tag_filter_and_download(
     page.get_by_label("Tags", exact=True).fill("journey")
     page.get_by_role("button", name="Generate", exact=True).click()
 
-    # The generation page: saved and queued before any work is done.
-    expect(page).to_have_url(re.compile(rf"/generations/{UUID_RE}/$"))
-    status = page.get_by_role("status")
-    expect(status).to_have_text(re.compile(r"^\s*(Queued|Running)\s*$"))
-    expect(page.get_by_text(prompt, exact=True)).to_be_visible()
-    expect(page.get_by_text("Working on it")).to_be_visible()
-    images_region = page.get_by_role("region", name="Images of this generation")
-    expect(images_region.get_by_role("img")).to_have_count(0)
+    # The gallery stays: the generation is saved and queued before any work is done, shown at
+    # the top among the recent ones, and the prompt stays for a variation.
+    entry = page.locator("#recent-list .recent-entry").first
+    expect(entry.locator(".status")).to_have_text(re.compile(r"^\s*(Queued|Running)\s*$"))
+    expect(entry).to_contain_text(prompt[:40])
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(prompt)
+    expect(page).to_have_url(f"{base}/")
+    gallery_region = page.get_by_role("region", name="Your gallery")
+    expect(gallery_region.get_by_alt_text(prompt)).to_have_count(0)
 
     # Now the worker takes the task; the page must update itself, without a reload.
     url_before = page.url
     page.evaluate("window.__novisurfMarker = 1")
     task_worker.start()
 
-    expect(status).to_have_text("Done")
-    shown = images_region.get_by_alt_text(prompt)
+    expect(entry.locator(".status")).to_have_text("Done")
+    shown = gallery_region.get_by_alt_text(prompt)
     expect(shown).to_have_count(2)
-    page.wait_for_function(ALL_IMAGES_LOADED, arg="#generation-images img", timeout=TIMEOUT_MS)
-    expect(page.get_by_text("Working on it")).to_be_hidden()
-    expect(page.get_by_role("button", name="Retry")).to_be_hidden()
+    page.wait_for_function(ALL_IMAGES_LOADED, arg="#listing img", timeout=TIMEOUT_MS)
     assert page.evaluate("window.__novisurfMarker") == 1, "the page was reloaded"
     assert page.url == url_before
+
+    # Its own page says the same.
+    entry.locator("a.recent-item").click()
+    expect(page).to_have_url(re.compile(rf"/generations/{UUID_RE}/$"))
+    expect(page.get_by_role("status")).to_have_text("Done")
+    images_region = page.get_by_role("region", name="Images of this generation")
+    expect(images_region.get_by_alt_text(prompt)).to_have_count(2)
+    expect(page.get_by_text("Working on it")).to_be_hidden()
+    expect(page.get_by_role("button", name="Retry")).to_be_hidden()
 
     # Open the first image.
     images_region.get_by_role("link").filter(has=page.get_by_alt_text(prompt)).first.click()
@@ -401,23 +409,28 @@ def test_a_failed_generation_says_why_and_offers_retry(
     log_in(page, live_server.url, "alice", "alice-password-123")
     page.get_by_label("Prompt", exact=True).fill(prompt)
     page.get_by_role("button", name="Generate", exact=True).click()
-    expect(page).to_have_url(re.compile(rf"/generations/{UUID_RE}/$"))
-    status = page.get_by_role("status")
-    expect(status).to_have_text(re.compile(r"^\s*(Queued|Running)\s*$"))
-    retry = page.get_by_role("button", name="Retry", exact=True)
-    expect(retry).to_be_hidden()
-
-    url_before = page.url
+    # The gallery stays and shows it queued; then it fails and says why, in the gallery.
+    entry = page.locator("#recent-list .recent-entry").first
+    expect(entry.locator(".status")).to_have_text(re.compile(r"^\s*(Queued|Running)\s*$"))
+    expect(entry.get_by_role("button", name=re.compile("^Retry"))).to_have_count(0)
     page.evaluate("window.__novisurfMarker = 1")
     task_worker.start()
+    expect(entry.locator(".status")).to_have_text("Failed")
+    expect(entry).to_contain_text(SAFETY_MESSAGE)
+    expect(entry.get_by_role("button", name=re.compile("^Retry"))).to_be_visible()
+    assert page.evaluate("window.__novisurfMarker") == 1, "the page was reloaded"
 
+    # Its page says the same, with the whole reason.
+    entry.locator("a.recent-item").click()
+    expect(page).to_have_url(re.compile(rf"/generations/{UUID_RE}/$"))
+    status = page.get_by_role("status")
+    retry = page.get_by_role("button", name="Retry", exact=True)
+    url_before = page.url
     expect(status).to_have_text("Failed")
     expect(page.get_by_role("alert")).to_contain_text(SAFETY_MESSAGE)
     expect(retry).to_be_visible()
     expect(page.get_by_text(prompt, exact=True)).to_be_visible()
     expect(page.get_by_text("Working on it")).to_be_hidden()
-    assert page.evaluate("window.__novisurfMarker") == 1, "the page was reloaded"
-    assert page.url == url_before
 
     # Only one call: a 400 is not retried.
     def generation_calls() -> int:
@@ -747,8 +760,14 @@ def test_every_tile_link_and_button_shows_a_focus_ring(new_context, live_server,
     ):
         target = page.locator(selector).first
         target.focus()
-        page.keyboard.press("Shift+Tab")
-        page.keyboard.press("Tab")  # a keyboard focus, as :focus-visible wants
+        if target.get_attribute("tabindex") == "-1":
+            # A tile's checkbox and star are keys away from its link (Space, F), not Tab
+            # stops: focused after a key press, as :focus-visible wants.
+            page.keyboard.press("Shift")
+            target.focus()
+        else:
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Tab")  # a keyboard focus, as :focus-visible wants
         outline = target.evaluate(
             "(el) => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth]; }"
         )

@@ -5,7 +5,11 @@ each generation records the ``usage`` its answer carried."""
 from __future__ import annotations
 
 import base64
+import http.server
 import io
+import json
+import threading
+import time
 
 import pytest
 from PIL import Image as PILImage
@@ -29,18 +33,82 @@ def run(generation: Generation) -> Generation:
     return generation
 
 
-def test_a_streaming_model_sends_partials_and_usage(gallery_endpoint, no_tasks, user):
+class SlowStreamingProvider:
+    """A provider that streams as OpenAI documents it (``image_generation.partial_image`` events,
+    then ``image_generation.completed``), slowly: each event is written in small pieces with a
+    pause between them, so that events and even CRLFs are split across reads."""
+
+    def __init__(self, *, pause: float = 0.01, piece: int = 997) -> None:
+        self.requests: list[dict] = []
+        provider = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                provider.requests.append(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                stream = b"".join(provider.events(body))
+                for start in range(0, len(stream), piece):
+                    self.wfile.write(stream[start : start + piece])
+                    self.wfile.flush()
+                    time.sleep(pause)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @staticmethod
+    def events(body: dict):
+        usage = {"input_tokens": 5, "output_tokens": 256, "total_tokens": 261}
+        for index in range(body["n"]):
+            for partial in range(body.get("partial_images", 0)):
+                payload = {
+                    "type": "image_generation.partial_image",
+                    "b64_json": b64(png_bytes((512, 512), colour=(10, 20 * partial, 30))),
+                    "partial_image_index": partial,
+                }
+                yield f"event: {payload['type']}\r\ndata: {json.dumps(payload)}\r\n\r\n".encode()
+            payload = {
+                "type": "image_generation.completed",
+                "b64_json": b64(png_bytes((512, 512), colour=(index, 90, 90), noise=True)),
+                "usage": usage,
+            }
+            yield f"event: {payload['type']}\r\ndata: {json.dumps(payload)}\r\n\r\n".encode()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slow_provider(settings):
+    provider = SlowStreamingProvider()
+    settings.NOVISURF_API_BASE = provider.url
+    settings.NOVISURF_API_KEY = "sk-test"
+    yield provider
+    provider.stop()
+
+
+def test_a_slow_streaming_provider_sends_partials_and_usage(slow_provider, no_tasks, user):
     generation = Generation.objects.create(
         owner=user,
         prompt="a neon city skyline at night",
-        model=PROCEDURAL_MODEL,
+        model="gpt-image-1",
         n=2,
-        size="512x512",
+        size="1024x1024",
         response_format="b64_json",
     )
     generation = run(generation)
-    assert generation.status == Generation.Status.DONE
+    assert generation.status == Generation.Status.DONE, generation.error
     assert generation.images.count() == 2
+    ((sent),) = slow_provider.requests
+    assert sent["stream"] is True and sent["partial_images"] == 2
 
     partials = list(
         GalleryEvent.objects.filter(generation_id=generation.pk, kind="partial").order_by("id")
@@ -59,11 +127,29 @@ def test_a_streaming_model_sends_partials_and_usage(gallery_endpoint, no_tasks, 
         assert preview.format == "WEBP"
         assert preview.size == (256, 256) == (event.payload["width"], event.payload["height"])
 
-    words = len(generation.prompt.split())
-    assert generation.output_tokens == 2 * 16 * 16
-    assert generation.input_tokens == 2 * words
+    assert generation.output_tokens == 2 * 256
+    assert generation.input_tokens == 2 * 5
     assert generation.total_tokens == generation.input_tokens + generation.output_tokens
     assert len(generation.usage["per_image"]) == 2
+
+
+def test_the_built_in_renderer_is_asked_without_partials(gallery_endpoint, no_tasks, user):
+    # It answers in milliseconds: partial images would cost more than the image itself.
+    generation = Generation.objects.create(
+        owner=user,
+        prompt="a neon city skyline at night",
+        model=PROCEDURAL_MODEL,
+        n=2,
+        size="512x512",
+        response_format="b64_json",
+    )
+    generation = run(generation)
+    assert generation.status == Generation.Status.DONE
+    assert generation.images.count() == 2
+    assert not GalleryEvent.objects.filter(generation_id=generation.pk, kind="partial").exists()
+    words = len(generation.prompt.split())
+    assert generation.output_tokens == 2 * 16 * 16
+    assert generation.input_tokens == words  # one request: its prompt counted once
 
 
 def test_a_model_that_does_not_stream_records_its_usage(settings, httpserver, no_tasks, user):

@@ -1289,3 +1289,22 @@ def test_a_live_stream_ends_at_logout(client_in, make_image, settings, user):
     make_image("made after the logout")
     rest = b"".join(chunks)
     assert b"event: tile" not in rest
+
+
+@pytest.mark.django_db
+def test_usage_never_says_none_for_generations_without_usage(client, user):
+    from gallery.models import Generation
+
+    Generation.objects.create(
+        owner=user,
+        prompt="a fox",
+        model="dall-e-2",
+        n=1,
+        size="256x256",
+        response_format="url",
+        status=Generation.Status.FAILED,
+    )
+    client.force_login(user)
+    page = client.get("/usage/").content.decode()
+    assert "None" not in page
+    assert "—" in page

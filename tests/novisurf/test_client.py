@@ -16,6 +16,7 @@ from werkzeug import Response
 
 from novisurf.client import (
     RETRY_STATUSES,
+    Cancelled,
     ClientConfig,
     EndpointError,
     EndpointTimeout,
@@ -175,6 +176,32 @@ def test_gives_up_after_max_retries(httpserver, make_client, sleeps):
     for attempt, wait in enumerate(sleeps, start=1):
         ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
         assert ceiling / 2 <= wait <= ceiling
+
+
+def test_stop_is_asked_before_each_retry_and_each_download(httpserver, sleeps):
+    httpserver.expect_request(GENERATIONS).respond_with_json(
+        {"error": {"message": "The service is overloaded"}}, status=503
+    )
+    answers = iter([False, True])
+    client = ImageClient(
+        ClientConfig(base_url=httpserver.url_for("/v1"), max_retries=3),
+        sleep=sleeps,
+        stop=lambda: next(answers),
+    )
+    with pytest.raises(Cancelled):
+        client.generate(prompt="x")
+    assert len(calls(httpserver)) == 2  # asked once more, then stopped: not four times
+
+    httpserver.clear()
+    httpserver.expect_request(GENERATIONS).respond_with_json(
+        {"created": 1, "data": [{"url": httpserver.url_for("/files/1.png")}]}
+    )
+    stopped = ImageClient(
+        ClientConfig(base_url=httpserver.url_for("/v1")), sleep=sleeps, stop=lambda: True
+    )
+    with pytest.raises(Cancelled):
+        stopped.generate(prompt="x")
+    assert [r.path for r, _ in httpserver.log] == [GENERATIONS]  # the image was not fetched
 
 
 def test_retries_when_the_connection_is_refused(make_client, sleeps):

@@ -10,7 +10,7 @@ import zlib
 
 import defusedxml.ElementTree
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from novisurf import imaging
 
@@ -181,6 +181,8 @@ def _decode(data: bytes) -> Image.Image:
         ((300, 300), 100, (100, 100)),
         ((1536, 1024), 512, (512, 341)),
         ((120, 80), 512, (120, 80)),  # never enlarged
+        ((1024, 1024), 512, (512, 512)),  # whole-number shrinks
+        ((2048, 1024), 512, (512, 256)),
     ],
 )
 def test_thumbnail_is_webp_within_max_side_keeping_aspect(size, max_side, expected):
@@ -201,6 +203,15 @@ def test_thumbnail_handles_any_mode(mode):
     data, width, height = imaging.thumbnail(source, max_side=64)
     assert (width, height) == (64, 32)
     assert _decode(data).format == "WEBP"
+
+
+def test_a_whole_number_shrink_looks_like_a_lanczos_one():
+    source = Image.linear_gradient("L").resize((1024, 1024)).convert("RGB")
+    ImageDraw.Draw(source).rectangle((100, 200, 611, 700), fill=(250, 30, 60))
+    data, _, _ = imaging.thumbnail(source, max_side=512)
+    lanczos = source.resize((512, 512), Image.Resampling.LANCZOS)
+    difference = ImageChops.difference(_decode(data).convert("RGB"), lanczos)
+    assert max(ImageStat.Stat(difference).mean) < 3  # WebP's own loss is about as much
 
 
 def test_thumbnail_of_a_verified_image():

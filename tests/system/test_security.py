@@ -110,7 +110,7 @@ def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path)
 @pytest.mark.django_db
 def test_the_page_that_shows_a_new_key_is_not_cached_and_sets_no_cookie_with_it(client, user):
     client.force_login(user)
-    response = client.post("/keys/", {"name": "laptop"})
+    response = client.post("/keys/", {"name": "laptop"}, follow=True)
     page = response.content.decode()
     [raw_key] = re.findall(r"dkai_[A-Za-z0-9_-]{20,}", page)
     assert "no-store" in response["Cache-Control"]
