@@ -34,6 +34,7 @@ from novisurf.protocol import (
     GenerationRequest,
     InputFile,
     ProtocolError,
+    body_too_large,
     error_envelope,
     form_fields,
     validate_edit,
@@ -125,14 +126,6 @@ def authenticate(request: HttpRequest):
     return api_key
 
 
-def _too_large(limit: int) -> ProtocolError:
-    return ProtocolError(
-        f"The request body is larger than {limit // 1024:,} KB.",
-        status=413,
-        code="request_too_large",
-    )
-
-
 def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[InputFile]]]:
     """An edit's form fields (as :func:`form_fields` reads them) and its files by field name.
 
@@ -148,18 +141,18 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
         )
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     try:
         items = [(name, value) for name, values in request.POST.lists() for value in values]
         uploads = [(name, upload) for name, ups in request.FILES.lists() for upload in ups]
     except RequestDataTooBig:
-        raise _too_large(limit) from None
+        raise body_too_large(limit) from None
     except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
         raise ProtocolError(
             f"The multipart body could not be read: {exc}", code="invalid_multipart"
         ) from None
     if sum(upload.size or 0 for _, upload in uploads) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     files: dict[str, list[InputFile]] = {}
     for name, upload in uploads:
         field = name[:-2] if name.endswith("[]") else name
@@ -177,25 +170,13 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
 def read_json_body(request: HttpRequest):
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ProtocolError(
-            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
-            status=413,
-            code="request_too_large",
-        )
+        raise body_too_large(MAX_BODY_BYTES)
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ProtocolError(
-            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
-            status=413,
-            code="request_too_large",
-        ) from None
+        raise body_too_large(MAX_BODY_BYTES) from None
     if len(raw) > MAX_BODY_BYTES:
-        raise ProtocolError(
-            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
-            status=413,
-            code="request_too_large",
-        )
+        raise body_too_large(MAX_BODY_BYTES)
     if not raw.strip():
         raise ProtocolError(
             "The request body is empty; send a JSON object with a 'prompt'.", code="invalid_json"

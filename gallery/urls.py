@@ -33,7 +33,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/delete", views.image_delete, name="image-delete"),
     path("images/<uuid:image_id>/edit", views.image_edit, name="image-edit"),
     path("images/<uuid:image_id>/favourite", views.image_favourite, name="image-favourite"),
-    # Organise and take out (issue 7): boards, selections, ZIP, trash, import.
+    # Organise and take out: boards, selections, ZIP, trash, import.
     path("images/<uuid:image_id>/trash", views.image_trash, name="image-trash"),
     path("images/<uuid:image_id>/boards", views.image_boards, name="image-boards"),
     path("boards/", views.board_list, name="boards"),

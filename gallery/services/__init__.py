@@ -18,9 +18,6 @@ from .bulk import (
     bulk_action_run,
     bulk_action_start,
     bulk_apply,
-    images_favourite_set,
-    images_tag_add,
-    images_tag_remove,
 )
 from .edits import (
     EditRejected,
@@ -32,6 +29,7 @@ from .edits import (
 )
 from .events import event_emit, events_emit_many, events_prune
 from .files import files_delete_now, files_delete_on_commit, files_sweep
+from .image_sets import images_favourite_set, images_tag_add, images_tag_remove
 from .images import (
     download_stem,
     image_delete,
