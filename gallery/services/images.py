@@ -57,7 +57,8 @@ def image_store(
         file_size=len(data),
         content_hash=hashlib.sha256(data).hexdigest(),
         prompt=generation.prompt,
-        revised_prompt=revised_prompt,
+        # A provider's text, capped where it is stored (a prompt is at most 32,000 characters).
+        revised_prompt=(revised_prompt or "")[:32000],
         model=generation.model,
         size=generation.size,
     )
@@ -101,7 +102,9 @@ def image_save_with_files(
         files_journal_settle(entry_ids=journal)
         return Image.objects.get(generation=image.generation, index=image.index)
     except Exception:
-        files_delete_now(names=written)
+        # Both names, not only those written whole: a write that failed part way (a full
+        # disk) may have left a partial file under its name.
+        files_delete_now(names=list(dict.fromkeys([*written, file_name, thumb_name])))
         files_journal_settle(entry_ids=journal)
         raise
     return image

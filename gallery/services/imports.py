@@ -191,7 +191,8 @@ def read_metadata(image) -> dict:
         if isinstance(raw, str) and raw.strip().startswith("{"):
             try:
                 meta = parse(json.loads(raw))
-            except (ValueError, TypeError, AttributeError, KeyError):
+            except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+                # RecursionError: a graph nested 50,000 deep is no metadata, not a crash.
                 continue
             if meta.get("prompt"):
                 meta["source"] = "comfyui"

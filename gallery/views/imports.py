@@ -20,7 +20,8 @@ MAX_FILES_PER_REQUEST = 50
 @login_required
 @require_POST
 def image_upload(request: HttpRequest) -> HttpResponse:
-    files = request.FILES.getlist("files")[:MAX_FILES_PER_REQUEST]
+    uploaded = request.FILES.getlist("files")
+    files = uploaded[:MAX_FILES_PER_REQUEST]
     tags = split_tags(request.POST.get("tags", ""))[:20]
     # The browser's File.lastModified of each file, in the files' order (milliseconds).
     modified = request.POST.getlist("last_modified")
@@ -40,6 +41,17 @@ def image_upload(request: HttpRequest) -> HttpResponse:
                 "status": result.status,
                 "reason": result.reason,
                 "url": reverse("gallery:image", args=[result.image.pk]) if result.image else None,
+            }
+        )
+    # Files past the limit are reported, not dropped in silence: they can be sent again.
+    for upload in uploaded[MAX_FILES_PER_REQUEST:]:
+        results.append(
+            {
+                "name": upload.name or "image",
+                "status": "failed",
+                "reason": f"Not imported: at most {MAX_FILES_PER_REQUEST} files at a time; "
+                "import it again.",
+                "url": None,
             }
         )
     if "application/json" in request.headers.get("Accept", ""):

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 def image_or_404(request: HttpRequest, image_id) -> Image:
     try:
         return selectors.image_get(owner=request.user, image_id=image_id)
-    except Image.DoesNotExist:
+    except (Image.DoesNotExist, ValidationError, ValueError):
+        # ValidationError: an id that is not a UUID at all (a hand-made form) names no image.
         raise Http404("No such image.") from None
 
 
