@@ -36,6 +36,7 @@ from novisurf.protocol import (
     GenerationRequest,
     InputFile,
     ProtocolError,
+    body_too_large,
     error_envelope,
     form_fields,
     validate_edit,
@@ -47,8 +48,12 @@ from .models import IssuedImage
 from .renderers import StreamEvent
 
 logger = logging.getLogger(__name__)
+# The same as gallery.delivery.SVG_POLICY (the apps share no code): no script, nothing loaded.
+ISSUED_FILE_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Which provider served an answer (the built-in renderer is "novisurf").
 PROVIDER_HEADER = "x-novisurf-provider"
+# What an answer cost, USD as a decimal string; an answer that made no image cost nothing.
+COST_HEADER = "x-novisurf-cost"
 
 
 def error_response(error: ProtocolError) -> JsonResponse:
@@ -83,6 +88,18 @@ def api_view(methods: tuple[str, ...]):
                 return rate_limit_headers(request, view(request, *args, **kwargs))
             except ProtocolError as error:
                 return rate_limit_headers(request, error_response(error))
+            except OSError:
+                # Storage that cannot be written (a full disk, a bucket down): a fault of ours
+                # that passes, so a 503 the client retries, not a 500.
+                logger.exception("Storage failed in %s", request.path)
+                error = ProtocolError(
+                    "The server cannot store images right now; try again shortly.",
+                    status=503,
+                    type="server_error",
+                    code="storage_unavailable",
+                )
+                error.retry_after = 30
+                return error_response(error)
             except Exception:
                 logger.exception("Unexpected error in %s", request.path)
                 return error_response(
@@ -125,14 +142,6 @@ def authenticate(request: HttpRequest):
     return api_key
 
 
-def _too_large(limit: int) -> ProtocolError:
-    return ProtocolError(
-        f"The request body is larger than {limit // 1024:,} KB.",
-        status=413,
-        code="request_too_large",
-    )
-
-
 def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[InputFile]]]:
     """An edit's form fields (as :func:`form_fields` reads them) and its files by field name.
 
@@ -148,18 +157,18 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
         )
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     try:
         items = [(name, value) for name, values in request.POST.lists() for value in values]
         uploads = [(name, upload) for name, ups in request.FILES.lists() for upload in ups]
     except RequestDataTooBig:
-        raise _too_large(limit) from None
+        raise body_too_large(limit) from None
     except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
         raise ProtocolError(
             f"The multipart body could not be read: {exc}", code="invalid_multipart"
         ) from None
     if sum(upload.size or 0 for _, upload in uploads) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     files: dict[str, list[InputFile]] = {}
     for name, upload in uploads:
         field = name[:-2] if name.endswith("[]") else name
@@ -178,15 +187,15 @@ def read_json_body(request: HttpRequest, *, limit: int = MAX_BODY_BYTES):
     """The decoded JSON body, at most ``limit`` bytes (a 413 past it)."""
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     try:
         # request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE; an edit's images in JSON go past
         # it, under a cap of their own.
         raw = request.body if limit <= MAX_BODY_BYTES else request.read(limit + 1)
     except RequestDataTooBig:
-        raise _too_large(limit) from None
+        raise body_too_large(limit) from None
     if len(raw) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     if not raw.strip():
         raise ProtocolError(
             "The request body is empty; send a JSON object with a 'prompt'.", code="invalid_json"
@@ -294,6 +303,20 @@ def rate_limit_headers(request: HttpRequest, response: HttpResponse) -> HttpResp
     return response
 
 
+def costed(view):
+    """Every answer of an image endpoint says what it cost, refusals ("0.00") included."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if COST_HEADER not in response:
+            response[COST_HEADER] = usd_text(Decimal(0))
+        return response
+
+    return wrapper
+
+
+@costed
 @api_view(("POST",))
 def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
@@ -304,6 +327,7 @@ def images_generations(request: HttpRequest) -> HttpResponse:
     return _answer(request, generation, api_key)
 
 
+@costed
 @api_view(("POST",))
 def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
@@ -332,7 +356,7 @@ def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> Htt
 
 def _priced(response: HttpResponse, *, provider: str, cost: Decimal) -> HttpResponse:
     response[PROVIDER_HEADER] = provider
-    response["x-novisurf-cost"] = usd_text(cost)
+    response[COST_HEADER] = usd_text(cost)
     return response
 
 
@@ -431,6 +455,10 @@ def issued_image(request: HttpRequest, token: str) -> FileResponse:
         ) from None
     response = FileResponse(handle, content_type=issued.content_type)
     response["Cache-Control"] = "private, max-age=3600"
+    # Inert whatever it is (an SVG from a provider may carry script): the policy the gallery
+    # gives its originals.
+    response["Content-Security-Policy"] = ISSUED_FILE_POLICY
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -110,7 +110,7 @@ def run(report: Report) -> None:
         with tempfile.TemporaryDirectory() as folder, _providers_file(folder, engines):
             post = _endpoint_client()
             for kind, _url, _key, model, _options, direct in engines:
-                adapted, called = compare(lambda m=model: post(m), direct, repeats=9, warmup=1)
+                adapted, called = compare(lambda m=model: post(m), direct, repeats=15, warmup=2)
                 report.row(
                     f"{kind}: through the endpoint", adapted, "fake engine called directly", called
                 )
@@ -232,7 +232,7 @@ def _row(report: Report, kind: str, config, model: str, direct) -> None:
         if not renderer.render(request).images:
             raise RuntimeError(f"{kind}: no image")
 
-    adapted, called = compare(through, direct, repeats=9, warmup=1)
+    adapted, called = compare(through, direct, repeats=15, warmup=2)
     report.row(f"{kind}: adapter alone", adapted, "fake engine called directly", called)
 
 

@@ -15,7 +15,7 @@ from novisurf.client import (
     ResultItem,
     decode_b64_strict,
 )
-from novisurf.protocol import MODELS
+from novisurf.protocol import MODELS, THUMBNAIL_FORMAT
 
 from .. import imaging
 from ..models import GalleryEvent, Generation
@@ -52,7 +52,7 @@ def generate_streaming(
     generation: Generation, request: dict, indexes, stop: Callable[[], bool]
 ) -> tuple[list, dict | None]:
     """The images of a streamed generation; each partial image on the way becomes a
-    ``partial`` event carrying a small WebP preview, for the generation page."""
+    ``partial`` event carrying a small preview (in the thumbnails' format), for the generation page."""
     request = {k: v for k, v in request.items() if k not in ("stream", "response_format")}
     request.setdefault("partial_images", PARTIAL_IMAGES)
     events = endpoint_client(stop=stop).generate_stream(**request)
@@ -131,7 +131,8 @@ def _emit_partial(generation: Generation, payload: dict, *, index: int) -> None:
             "partial_image_index": payload.get("partial_image_index"),
             "width": width,
             "height": height,
-            "data_url": "data:image/webp;base64," + base64.b64encode(preview).decode("ascii"),
+            "data_url": f"data:{THUMBNAIL_FORMAT.content_type};base64,"
+            + base64.b64encode(preview).decode("ascii"),
         },
     )
 
@@ -156,5 +157,7 @@ def record_usage(generation: Generation, usage) -> None:
     generation.usage = usage
     for name in ("input_tokens", "output_tokens", "total_tokens"):
         value = usage.get(name)
-        setattr(generation, name, value if isinstance(value, int) and value >= 0 else None)
+        # A count the column cannot hold (2**70 from a broken provider) is not kept as a column.
+        fits = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
+        setattr(generation, name, value if fits else None)
     generation.save(update_fields=["usage", "input_tokens", "output_tokens", "total_tokens"])

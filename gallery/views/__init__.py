@@ -9,6 +9,7 @@ from .boards import (
     board_rename,
     image_boards,
 )
+from .compare import image_compare
 from .edits import image_edit
 from .favourites import image_favourite
 from .generations import generation_cancel
@@ -31,7 +32,7 @@ from .pages import (
 from .selection import bulk_action_detail, listing_zip, selection_act
 from .tags import tag_delete, tag_list, tag_rename
 from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo
-from .usage import usage
+from .usage import usage, usage_csv
 
 __all__ = [
     "board_cover",
@@ -49,6 +50,7 @@ __all__ = [
     "generation_status",
     "home",
     "image_boards",
+    "image_compare",
     "image_delete",
     "image_detail",
     "image_download",
@@ -71,4 +73,5 @@ __all__ = [
     "trash_restore",
     "trash_undo",
     "usage",
+    "usage_csv",
 ]

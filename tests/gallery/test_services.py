@@ -133,6 +133,8 @@ def test_b64_json_images_are_stored_exactly(provider, make_generation):
         "n": 2,
         "size": "1024x1024",
         "response_format": "b64_json",
+        # OpenAI's end-user id, by which this site's own endpoint charges the person's budget.
+        "user": f"novisurf:{generation.owner_id}",
     }
 
     images = list(generation.images.order_by("index"))
@@ -436,7 +438,8 @@ def test_unreachable_endpoint_fails_in_words(settings, make_generation, httpserv
     settings.NOVISURF_API_BASE = f"http://127.0.0.1:{port}/v1"
     settings.NOVISURF_API_KEY = PROVIDER_KEY
     settings.NOVISURF_AUTH_HEADER = "bearer"
-    # Retried with backoff; still well under ten seconds.
+    # Retried with backoff, then waited for within the wait budget (none here), then failed.
+    settings.NOVISURF_PROVIDER_MAX_WAIT = 0
     generation = run(make_generation())
     assert_failed_with(generation, "Could not reach the image endpoint")
     assert_nothing_stored(generation)
