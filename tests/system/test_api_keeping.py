@@ -282,3 +282,25 @@ def test_the_usage_csv_sums_to_what_was_spent(sdk, user, upstream, client):
     assert spend.spent_micros == 80_000
     assert sum(int(row["images"]) for row in rows) == 3
     assert {row["key"] for row in rows} == {"tests"}
+
+
+def test_the_seam_imports_neither_app():
+    """novisurf_site.keeping is what both apps import: it must import neither of them."""
+    import ast
+    from pathlib import Path
+
+    import novisurf_site.keeping as seam
+
+    tree = ast.parse(Path(seam.__file__).read_text())
+    imported = {
+        name.split(".", 1)[0]
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert not imported & {"api", "gallery"}
