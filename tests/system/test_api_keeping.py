@@ -12,7 +12,7 @@ from decimal import Decimal
 import openai
 import pytest
 import requests
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import storages
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
@@ -199,14 +199,16 @@ def test_the_gallerys_own_key_is_not_kept_twice(endpoint_url, user):
 
 
 def _fail_originals(monkeypatch):
-    real_save = FileSystemStorage._save
+    """The storage (disk or S3) refuses the gallery's originals and thumbnails."""
+    backend = type(storages["default"])
+    real_save = backend._save
 
     def refusing(self, name, content):
         if name.startswith(("originals/", "thumbnails/")):
             raise OSError("the disk is gone")
         return real_save(self, name, content)
 
-    monkeypatch.setattr(FileSystemStorage, "_save", refusing)
+    monkeypatch.setattr(backend, "_save", refusing)
 
 
 def test_a_storage_fault_in_the_background_is_retried_and_never_shown(
