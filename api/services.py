@@ -26,6 +26,7 @@ from PIL import Image as PILImage
 
 from novisurf.protocol import (
     CONTENT_TYPES,
+    IMAGE_FORMATS,
     URL_LIFETIME_SECONDS,
     GenerationRequest,
     InputFile,
@@ -40,13 +41,7 @@ from .renderers import StreamEvent
 # last_used_at is written at most this often per key, so that a busy key does not turn every
 # request into a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "image/svg+xml": ".svg",
-}
+EXTENSIONS = {f.content_type: f".{f.extension}" for f in IMAGE_FORMATS.values()}
 _signer = TimestampSigner(salt="novisurf.api.issued-image")
 # The OpenAI ``user`` the gallery sends with its own key: the person whose generation it runs.
 SERVICE_USER = re.compile(r"novisurf:(\d{1,18})")

@@ -34,6 +34,7 @@ from novisurf.protocol import (
     GenerationRequest,
     InputFile,
     ProtocolError,
+    body_too_large,
     error_envelope,
     form_fields,
     validate_edit,
@@ -47,6 +48,8 @@ from .renderers import StreamEvent
 logger = logging.getLogger(__name__)
 # Which provider served an answer (the built-in renderer is "novisurf").
 PROVIDER_HEADER = "x-novisurf-provider"
+# What an answer cost, USD as a decimal string; an answer that made no image cost nothing.
+COST_HEADER = "x-novisurf-cost"
 
 
 def error_response(error: ProtocolError) -> JsonResponse:
@@ -123,14 +126,6 @@ def authenticate(request: HttpRequest):
     return api_key
 
 
-def _too_large(limit: int) -> ProtocolError:
-    return ProtocolError(
-        f"The request body is larger than {limit // 1024:,} KB.",
-        status=413,
-        code="request_too_large",
-    )
-
-
 def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[InputFile]]]:
     """An edit's form fields (as :func:`form_fields` reads them) and its files by field name.
 
@@ -146,18 +141,18 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
         )
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     try:
         items = [(name, value) for name, values in request.POST.lists() for value in values]
         uploads = [(name, upload) for name, ups in request.FILES.lists() for upload in ups]
     except RequestDataTooBig:
-        raise _too_large(limit) from None
+        raise body_too_large(limit) from None
     except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
         raise ProtocolError(
             f"The multipart body could not be read: {exc}", code="invalid_multipart"
         ) from None
     if sum(upload.size or 0 for _, upload in uploads) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     files: dict[str, list[InputFile]] = {}
     for name, upload in uploads:
         field = name[:-2] if name.endswith("[]") else name
@@ -175,25 +170,13 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
 def read_json_body(request: HttpRequest):
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ProtocolError(
-            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
-            status=413,
-            code="request_too_large",
-        )
+        raise body_too_large(MAX_BODY_BYTES)
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ProtocolError(
-            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
-            status=413,
-            code="request_too_large",
-        ) from None
+        raise body_too_large(MAX_BODY_BYTES) from None
     if len(raw) > MAX_BODY_BYTES:
-        raise ProtocolError(
-            f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.",
-            status=413,
-            code="request_too_large",
-        )
+        raise body_too_large(MAX_BODY_BYTES)
     if not raw.strip():
         raise ProtocolError(
             "The request body is empty; send a JSON object with a 'prompt'.", code="invalid_json"
@@ -221,6 +204,20 @@ def _count_request(api_key) -> None:
         )
 
 
+def costed(view):
+    """Every answer of an image endpoint says what it cost, refusals ("0.00") included."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if COST_HEADER not in response:
+            response[COST_HEADER] = usd_text(Decimal(0))
+        return response
+
+    return wrapper
+
+
+@costed
 @api_view(("POST",))
 def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
@@ -231,6 +228,7 @@ def images_generations(request: HttpRequest) -> HttpResponse:
     return _answer(request, generation, api_key)
 
 
+@costed
 @api_view(("POST",))
 def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
@@ -256,7 +254,7 @@ def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> Htt
 
 def _priced(response: HttpResponse, *, provider: str, cost: Decimal) -> HttpResponse:
     response[PROVIDER_HEADER] = provider
-    response["x-novisurf-cost"] = usd_text(cost)
+    response[COST_HEADER] = usd_text(cost)
     return response
 
 

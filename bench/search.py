@@ -1,18 +1,21 @@
-"""Search: one user's first page of newest-first results, at 10,000 and 100,000 images.
+"""Search at 100,000 and 1,000,000 images: the page the gallery serves for a search, and its
+count.
 
-The library grows in steps (10,000, then 100,000; 1,000,000 with ``--million`` or
-``BENCH_MILLION=1``), with other users' rows beside it (a quarter as many again, the same words),
-varied prompts and per-owner tags on a fifth of the images. Each query is measured through what
-the gallery runs, ``selectors.image_list(owner=…, query=…)`` paged by ``gallery.pagination``
-(first page, second page, and page 400 by cursor), beside the raw SQL for a first page *without*
-search from the same run. The index alone answering (a raw count of every match, any owner) is
-printed under each query, to show what a plan that reads every match would cost.
+What is timed is what the home view runs for ``?q=…``: ``selectors.listing_images`` paged by
+``selectors.image_page`` (the site's own keyset pager), plus ``selectors.image_count_capped``
+(the "N images match" line and "Select all", capped at 1,000). The baseline is the raw SQL of a
+first page without search, in the same run. At 1,000,000 each figure is also set beside its own
+100,000 figure: search should stay flat as the library grows.
+
+The rows are made by the database itself (one ``INSERT … SELECT`` per user, then the tags), so a
+million images take a minute or two rather than a quarter of an hour. ``--million`` (or
+``BENCH_MILLION=1``) adds the 1,000,000 size; on PostgreSQL give ``BENCH_DATABASE_URL``.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import random
 import time
 from datetime import timedelta
 
@@ -23,58 +26,76 @@ from django.utils import timezone
 
 from bench.timing import Report, compare, format_seconds, measure
 from gallery import search, selectors
+from gallery.listing import NEWEST, Cursor, Listing
 from gallery.models import Image, Tag, TaggedImage
-from gallery.pagination import cursor_for, keyset_page
 
-SIZES = [10_000, 100_000]
+SIZES = [100_000]
 MILLION = 1_000_000
-OTHERS_SHARE = 4  # other users hold a quarter as many rows as the one measured
-TAGGED_EVERY = 5
-DEEP_PAGE = 400
-TITLE = "Search: first page of one user's newest matches (selectors.image_list + keyset)"
+OTHERS_SHARE = 4  # other users hold a quarter as many rows again
+TITLE = "Search: the gallery's search page (image_page + capped count) at 100,000 / 1,000,000"
 
-# (label, query): how often each matches is set by the prompt generator below.
+# (label, query): how often each matches is set by the rows below.
 QUERIES = [
-    ("common prefix (~30%)", "moun"),
     ("common word (~30%)", "mountain"),
+    ("common prefix (~30%)", "moun"),
     ("two words (~6%)", "moun lake"),
-    ("tag prefix (~7%)", "landsc"),
-    ("uncommon word (~1%)", "lighthouse"),
-    ("rare word (a handful)", "item4242"),
+    ("rare word (~1%)", "lighthouse"),
+    ("rarest (a handful)", "item4242"),
     ("no match", "zzyzx"),
+    ("exclusion (~70%)", "-moun"),
+    ("phrase (~15%)", '"snowy mountains"'),
+    ("OR (~21%)", "lake OR lighthouse"),
+    ("tag: and a word", "tag:landscape moun"),
+    ("model: (~10%)", "model:dreamshaper"),
+    ("after: and a word", "moun after:{recent}"),
 ]
-DEEP_QUERIES = ["moun", "moun lake"]
 
 PLACES = ["harbour", "city", "forest", "desert", "castle", "river", "island", "garden", "valley"]
 STYLES = ["oil painting", "watercolour", "photograph", "pencil sketch", "3d render", "pixel art"]
 LIGHTS = ["at dusk", "at dawn", "at night", "in fog", "under snow", "in spring rain"]
 TAG_NAMES = ["landscape", "portrait", "blue", "draft", "night", "favourite-set", "city", "study"]
+TAGGED_EVERY = 5
 
 
 def million_requested() -> bool:
     return os.environ.get("BENCH_MILLION", "") not in ("", "0", "false", "no")
 
 
-def prompt_for(rng: random.Random, i: int) -> tuple[str, str]:
-    """A prompt and revised prompt: ~30% mention mountains, ~20% a lake, ~1% a lighthouse, and
-    each carries its own number (``item<i>``), which makes ``item4242`` rare."""
-    words = []
-    roll = rng.random()
-    if roll < 0.15:
-        words.append("snowy mountains")
-    elif roll < 0.30:
-        words.append("a mountain pass")
-    else:
-        words.append(f"a {rng.choice(PLACES)}")
-    if rng.random() < 0.20:
-        words.append("by a lake")
-    if rng.random() < 0.01:
-        words.append("with a lighthouse")
-    words.append(rng.choice(LIGHTS))
-    words.append(rng.choice(STYLES))
-    words.append(f"item{i}")
-    revised = f"A detailed {rng.choice(STYLES)} of {words[0]}" if rng.random() < 0.5 else ""
-    return " ".join(words), revised
+def _pick(values: list[str], index_sql: str) -> str:
+    """SQL choosing ``values[index_sql]`` on either database (index_sql is 0-based)."""
+    if connection.vendor == "sqlite":
+        return f"json_extract('{json.dumps(values)}', '$[' || ({index_sql}) || ']')"
+    array = ", ".join(f"'{value}'" for value in values)
+    return f"(ARRAY[{array}])[1 + ({index_sql})]"
+
+
+def _prompt_sql() -> tuple[str, str, str]:
+    """SQL for the prompt, revised prompt and model of row ``i``: ~15% "snowy mountains", ~15%
+    "a mountain pass", ~20% "by a lake", ~1% "with a lighthouse", ~10% an imported model, and
+    each its own number (``item<i>``, which makes ``item4242`` rare). Pseudo-random but fixed
+    by ``i``, so both databases hold the same rows."""
+    roll = "((i * 2654435761) % 1000)"
+    concat = "||"
+    first = (
+        f"CASE WHEN {roll} < 150 THEN 'snowy mountains' WHEN {roll} < 300 THEN 'a mountain pass' "
+        f"ELSE 'a ' {concat} {_pick(PLACES, 'i % 9')} END"
+    )
+    prompt = (
+        f"{first} {concat} CASE WHEN (i * 40503 + 7) % 997 < 199 THEN ' by a lake' ELSE '' END "
+        f"{concat} CASE WHEN (i * 69069 + 1) % 1009 < 10 THEN ' with a lighthouse' ELSE '' END "
+        f"{concat} ' ' {concat} {_pick(LIGHTS, '(i / 7) % 6')} {concat} ' ' {concat} "
+        f"{_pick(STYLES, '(i / 3) % 6')} {concat} ' item' {concat} i"
+    )
+    revised = (
+        f"CASE WHEN i % 2 = 0 THEN 'A detailed ' {concat} {_pick(STYLES, '(i / 5) % 6')} "
+        f"{concat} ' of ' {concat} {first} ELSE '' END"
+    )
+    model = (
+        "CASE WHEN (i * 7 + 3) % 10 = 0 THEN 'dreamshaper_8.safetensors' "
+        "ELSE 'novisurf-procedural' END"
+    )
+    # Both databases' drivers take %s parameters, so a modulo is written %%.
+    return tuple(sql.replace(" % ", " %% ") for sql in (prompt, revised, model))
 
 
 class Library:
@@ -87,71 +108,90 @@ class Library:
             users.create_user(f"search-bench-{n}", password="search-bench-password")
             for n in range(2)
         ]
-        self.size = 0
-        self.others_size = 0
-        self.start = timezone.now()
-        self.tags: dict[int, list[Tag]] = {}
+        self.made: dict[int, int] = {}  # user id -> rows made
+        self.start = timezone.now().replace(microsecond=0)
+        self.tags: dict[int, list[int]] = {}
 
-    def _tags(self, user) -> list[Tag]:
+    def _tag_ids(self, user) -> list[int]:
         if user.pk not in self.tags:
-            self.tags[user.pk] = [Tag.objects.create(owner=user, name=n) for n in TAG_NAMES]
+            self.tags[user.pk] = [
+                Tag.objects.create(owner=user, name=name, slug=f"{name}-{user.pk}").pk
+                for name in TAG_NAMES
+            ]
         return self.tags[user.pk]
 
-    def _add(self, user, first: int, count: int, step_seconds: float, rng: random.Random) -> None:
-        tags = self._tags(user)
-        batch = 5_000
-        for start in range(first, first + count, batch):
-            rows, links = [], []
-            for i in range(start, min(first + count, start + batch)):
-                prompt, revised = prompt_for(rng, i)
-                rows.append(
-                    Image(
-                        owner=user,
-                        file="bench/original.png",
-                        thumbnail="bench/thumbnail.webp",
-                        width=1024,
-                        height=1024,
-                        thumbnail_width=512,
-                        thumbnail_height=512,
-                        format="png",
-                        file_size=1234,
-                        content_hash=f"{i:064x}",
-                        prompt=prompt,
-                        revised_prompt=revised,
-                        model="novisurf-procedural",
-                        size="1024x1024",
-                        # Older the further it is: the newest image is the first one made.
-                        created_at=self.start - timedelta(seconds=i * step_seconds),
-                    )
+    def _add(self, user, count: int, *, step: int, offset: int) -> None:
+        """``count`` more rows for ``user``, row ``i`` made ``offset + i * step`` seconds ago
+        (the newest first); ``file_size`` holds ``i``, which picks the row's tags."""
+        first = self.made.get(user.pk, 0)
+        last = first + count - 1
+        self.made[user.pk] = last + 1
+        prompt, revised, model = _prompt_sql()
+        image, tagged = Image._meta.db_table, TaggedImage._meta.db_table
+        columns = (
+            'id, owner_id, generation_id, "index", file, thumbnail, width, height, '
+            "thumbnail_width, thumbnail_height, format, file_size, content_hash, prompt, "
+            "revised_prompt, model, size, created_at, trashed_at, is_favourite, has_alpha, "
+            "is_animated, metadata"
+        )
+        start = int(self.start.timestamp())
+        constants = "'bench/original.png', 'bench/thumbnail.webp', 1024, 1024, 512, 512, 'png', i"
+        tag_ids = self._tag_ids(user)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    f"INSERT INTO {image} ({columns}) "
+                    "WITH RECURSIVE seq(i) AS (SELECT %s UNION ALL SELECT i + 1 FROM seq "
+                    "WHERE i < %s) "
+                    f"SELECT lower(hex(randomblob(16))), %s, NULL, 0, {constants}, "
+                    f"printf('%%064x', i), {prompt}, {revised}, {model}, '1024x1024', "
+                    "strftime('%%Y-%%m-%%d %%H:%%M:%%S.000000', %s - %s - i * %s, 'unixepoch'), "
+                    "NULL, 0, 0, 0, '{}' FROM seq",
+                    [first, last, user.pk, start, offset, step],
                 )
-            for n, image in enumerate(rows):
-                if (start + n) % TAGGED_EVERY == 0:
-                    links += [
-                        TaggedImage(content_object=image, tag=tags[(start + n + k) % len(tags)])
-                        for k in (0, 1)
-                    ]
-            with transaction.atomic():
-                Image.objects.bulk_create(rows, batch_size=1_000)
-                TaggedImage.objects.bulk_create(links, batch_size=1_000)
+                pick = "json_extract(%s, '$[' || ((file_size / 5 + {k}) % 8) || ']')"
+                ids = json.dumps(tag_ids)
+            else:
+                cursor.execute(
+                    f"INSERT INTO {image} ({columns}) "
+                    f"SELECT gen_random_uuid(), %s, NULL, 0, {constants}, "
+                    f"lpad(to_hex(i), 64, '0'), {prompt}, {revised}, {model}, '1024x1024', "
+                    "to_timestamp(%s - %s - i * %s), NULL, false, false, false, '{}'::jsonb "
+                    "FROM generate_series(%s::bigint, %s::bigint) AS i",
+                    [user.pk, start, offset, step, first, last],
+                )
+                pick = "(%s::int[])[1 + (file_size / 5 + {k}) % 8]"
+                ids = tag_ids
+            rows = "owner_id = %s AND file_size %% 5 = 0 AND file_size BETWEEN %s AND %s"
+            if connection.vendor == "postgresql":
+                # One re-index of each tagged image below, not one per tag row.
+                cursor.execute(f"ALTER TABLE {tagged} DISABLE TRIGGER novisurf_tagged_search")
+            for k in (0, 1):
+                cursor.execute(
+                    f"INSERT INTO {tagged} (content_object_id, tag_id) "
+                    f"SELECT id, {pick.format(k=k)} FROM {image} WHERE {rows}",
+                    [ids, user.pk, first, last],
+                )
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {tagged} ENABLE TRIGGER novisurf_tagged_search")
+                vector = f"novisurf_image_search_vector({search.index._pg_columns(search.CURRENT_SCHEMA)})"
+                cursor.execute(
+                    f"UPDATE {image} SET {search.VECTOR_COLUMN} = {vector} WHERE {rows}",
+                    [user.pk, first, last],
+                )
 
     def grow(self, size: int) -> float:
         """Make the measured user hold ``size`` images (others a quarter as many); seconds."""
         began = time.perf_counter()
-        rng = random.Random(size)
-        self._add(self.owner, self.size, size - self.size, 1.0, rng)
-        self.size = size
-        # Other users' images are spread over the same span of time, between the owner's.
-        others = size // OTHERS_SHARE
-        per_user = (others - self.others_size) // len(self.others)
-        for user in self.others:
-            self._add(user, self.others_size // len(self.others), per_user, 4.0 * 2, rng)
-        self.others_size = others
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE gallery_image")
-                cursor.execute("ANALYZE gallery_taggedimage")
-        else:
-            with connection.cursor() as cursor:
+        self._add(self.owner, size - self.made.get(self.owner.pk, 0), step=1, offset=0)
+        per_user = size // OTHERS_SHARE // len(self.others)
+        for n, user in enumerate(self.others):
+            self._add(user, per_user - self.made.get(user.pk, 0), step=8, offset=3 + n)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"VACUUM ANALYZE {Image._meta.db_table}")
+                cursor.execute(f"ANALYZE {TaggedImage._meta.db_table}")
+            else:
                 cursor.execute("ANALYZE")
         return time.perf_counter() - began
 
@@ -173,10 +213,74 @@ def raw_first_page(owner_id, size: int):
     return run
 
 
-def raw_match_count(query: str) -> int:
-    """Every match of ``query`` in the index, whoever owns it: the index alone answering."""
-    terms = search.search_terms(query)
+def _page(owner, query: str, after: Cursor | None = None):
+    listing = Listing(query=query)
+    images = selectors.listing_images(owner=owner, listing=listing)
+    return selectors.image_page(
+        images=images, order=NEWEST, size=settings.GALLERY_PAGE_SIZE, after=after
+    )
+
+
+def _count(owner, query: str) -> tuple[int, bool]:
+    return selectors.image_count_capped(owner=owner, query=query)
+
+
+def _measure_size(
+    report: Report, library: Library, size: int, earlier: dict[str, float]
+) -> dict[str, float]:
+    owner = library.owner
+    baseline = raw_first_page(owner.pk, settings.GALLERY_PAGE_SIZE)
+    recent = (library.start - timedelta(seconds=size // 10)).date().isoformat()
+    figures: dict[str, float] = {}
+    for label, template in QUERIES:
+        query = template.format(recent=recent)
+
+        def search_page(query: str = query) -> None:
+            _page(owner, query)
+            _count(owner, query)
+
+        figure, floor = compare(search_page, baseline, repeats=7, warmup=1)
+        figures[label] = figure
+        report.row(f"{label}: {query!r}", figure, "raw SQL page, no search", floor)
+        total, more = _count(owner, query)
+        page_only = measure(lambda query=query: _page(owner, query), repeats=5, warmup=1)
+        count_only = measure(lambda query=query: _count(owner, query), repeats=5, warmup=1)
+        report.info(
+            "  page / count",
+            f"{format_seconds(page_only)} / {format_seconds(count_only)} "
+            f"({total:,}{'+' if more else ''} match)",
+        )
+        first = _page(owner, query)
+        if first.forward:
+            cursor = Cursor.parse(first.forward)
+            second = measure(lambda q=query, c=cursor: _page(owner, q, c), repeats=5, warmup=1)
+            report.info("  2nd page (cursor)", format_seconds(second))
+        if label in earlier:
+            report.info(
+                f"  vs {SIZES[0]:,} images", f"{figure / earlier[label]:.2f}x (goal <= 1.5x)"
+            )
+    return figures
+
+
+def run(report: Report) -> None:
+    sizes = [*SIZES, MILLION] if million_requested() else SIZES
+    report.note(
+        f"{connection.vendor}; other users hold a quarter as many rows again; "
+        f"{settings.GALLERY_PAGE_SIZE} per page; count capped at {selectors.MATCH_COUNT_CAP:,}; "
+        "1,000,000 with --million (BENCH_MILLION=1)"
+    )
+    library = Library()
+    earlier: dict[str, float] = {}
+    for size in sizes:
+        took = library.grow(size)
+        report.section(f"{size:,} images of one user (+{size // OTHERS_SHARE:,} of others)")
+        report.info("  made in", format_seconds(took))
+        figures = _measure_size(report, library, size, earlier)
+        earlier = earlier or figures
+    # What the index alone costs, for the profile: every match of a common prefix counted.
+    terms = search.search_terms("moun")
     with connection.cursor() as cursor:
+        began = time.perf_counter()
         if connection.vendor == "sqlite":
             cursor.execute(
                 f"SELECT count(*) FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH %s",
@@ -188,58 +292,8 @@ def raw_match_count(query: str) -> int:
                 "@@ novisurf_search_query(%s)",
                 [" ".join(terms)],
             )
-        return cursor.fetchone()[0]
-
-
-def _measure_size(report: Report, library: Library, size: int) -> None:
-    owner = library.owner
-    page_size = settings.GALLERY_PAGE_SIZE
-    baseline = raw_first_page(owner.pk, page_size)
-
-    def listing(query: str):
-        return selectors.image_list(owner=owner, query=query)
-
-    for label, query in QUERIES:
-
-        def first_page(query: str = query) -> None:
-            keyset_page(listing(query), size=page_size)
-
-        page, floor = compare(first_page, baseline, repeats=9, warmup=1)
-        first = keyset_page(listing(query), size=page_size)
-        report.row(f"{label}: {query!r}", page, "raw SQL page, no search", floor)
-        index_alone = measure(lambda query=query: raw_match_count(query), repeats=5, warmup=1)
-        report.info(
-            "  index alone: count every match",
-            f"{format_seconds(index_alone)} ({raw_match_count(query):,} matches, all users)",
-        )
-        if first.older:
-
-            def second(query: str = query, cursor: str = first.older) -> None:
-                keyset_page(listing(query), size=page_size, older_than=cursor)
-
-            report.info("  2nd page (cursor)", format_seconds(measure(second, repeats=5)))
-        if query in DEEP_QUERIES:
-            rows = listing(query).order_by("-created_at", "-id")
-            deep = rows[DEEP_PAGE * page_size - 1 : DEEP_PAGE * page_size]
-            if deep:
-
-                def deep_page(query: str = query, cursor: str = cursor_for(deep[0])) -> None:
-                    keyset_page(listing(query), size=page_size, older_than=cursor)
-
-                report.info(
-                    f"  page {DEEP_PAGE} (cursor)", format_seconds(measure(deep_page, repeats=5))
-                )
-
-
-def run(report: Report) -> None:
-    sizes = [*SIZES, MILLION] if million_requested() else SIZES
-    report.note(
-        f"{connection.vendor}; other users hold a quarter as many rows again; "
-        f"{settings.GALLERY_PAGE_SIZE} per page; 1,000,000 with --million (BENCH_MILLION=1)"
+        matches = cursor.fetchone()[0]
+    report.info(
+        "  index alone: count every 'moun'",
+        f"{format_seconds(time.perf_counter() - began)} ({matches:,}, all users)",
     )
-    library = Library()
-    for size in sizes:
-        took = library.grow(size)
-        report.section(f"{size:,} images of one user (+{size // OTHERS_SHARE:,} of others)")
-        report.info("  made in", format_seconds(took))
-        _measure_size(report, library, size)

@@ -6,9 +6,25 @@ Listings are keyset-paginated: a page is "the next N after this (created_at, id)
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, UUIDField
-from django.db.models.functions import Lower, TruncDate
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    UUIDField,
+)
+from django.db.models.functions import Coalesce, Lower, TruncDate
+
+from . import search
 from .listing import NEWEST, Cursor, ImagePage, Listing
 from .models import Board, BoardImage, GalleryEvent, Generation, Image, Tag, TaggedImage
 
@@ -69,6 +85,36 @@ def image_list(
     return images.order_by("created_at", "id")
 
 
+# A listing says how many images match, counting no further than this: past it, "1,000+".
+MATCH_COUNT_CAP = 1_000
+
+
+def image_count_capped(
+    *,
+    owner,
+    tag: str | None = None,
+    query: str | None = None,
+    favourites: bool = False,
+    board: Board | None = None,
+    cap: int | None = None,
+) -> tuple[int, bool]:
+    """How many images a listing holds, up to ``cap``, and whether there are more.
+
+    Never builds every match: the listing's own page plan walks no further than ``cap + 1``
+    rows, and for a search alone the index may answer first (see ``search.count_floor``).
+    """
+    cap = MATCH_COUNT_CAP if cap is None else cap
+    if query and not tag and not favourites and board is None:
+        floor = search.count_floor(Image.objects.db, query, owner_id=owner.pk)
+        if floor is not None and floor > cap:
+            return cap, True
+    images = image_list(owner=owner, tag=tag, query=query, favourites=favourites, board=board)
+    # Sliced with its order kept: the walk stops at cap + 1 rows (without the order, SQLite
+    # may first build every match of a common word).
+    total = images.values("pk")[: cap + 1].count()
+    return min(total, cap), total > cap
+
+
 def listing_images(*, owner, listing: Listing, board: Board | None = None) -> QuerySet[Image]:
     return image_list(
         owner=owner,
@@ -80,8 +126,38 @@ def listing_images(*, owner, listing: Listing, board: Board | None = None) -> Qu
     )
 
 
+def listing_page(*, owner, listing: Listing, board: Board | None = None, size: int) -> ImagePage:
+    """The page of a listing (the gallery, a board, a search) that its cursors name."""
+    return image_page(
+        images=listing_images(owner=owner, listing=listing, board=board),
+        order=listing.order,
+        size=size,
+        after=listing.after,
+        before=listing.before,
+        at=listing.at,
+    )
+
+
+def trash_page(*, owner, listing: Listing, size: int) -> ImagePage:
+    """A page of the trash, the last trashed first, by the same keyset pager on ``trashed_at``."""
+    return image_page(
+        images=trash_list(owner=owner),
+        order=NEWEST,
+        size=size,
+        after=listing.after,
+        before=listing.before,
+        key="trashed_at",
+    )
+
+
 def _beyond(
-    images: QuerySet[Image], cursor: Cursor, *, order: str, forward: bool, inclusive: bool = False
+    images: QuerySet[Image],
+    cursor: Cursor,
+    *,
+    order: str,
+    forward: bool,
+    inclusive: bool = False,
+    key: str = "created_at",
 ) -> QuerySet[Image]:
     """Images past ``cursor`` in the listing's order (``forward``) or before it.
 
@@ -89,17 +165,18 @@ def _beyond(
     the database walks the (owner, created_at, id) index from the cursor on.
     """
     descending = (order == NEWEST) == forward
+    value = cursor.created_at
     if descending:
         id_test = {"id__lte" if inclusive else "id__lt": cursor.id}
-        images = images.filter(created_at__lte=cursor.created_at).filter(
-            Q(created_at__lt=cursor.created_at) | Q(**id_test)
+        images = images.filter(**{f"{key}__lte": value}).filter(
+            Q(**{f"{key}__lt": value}) | Q(**id_test)
         )
-        return images.order_by("-created_at", "-id")
+        return images.order_by(f"-{key}", "-id")
     id_test = {"id__gte" if inclusive else "id__gt": cursor.id}
-    images = images.filter(created_at__gte=cursor.created_at).filter(
-        Q(created_at__gt=cursor.created_at) | Q(**id_test)
+    images = images.filter(**{f"{key}__gte": value}).filter(
+        Q(**{f"{key}__gt": value}) | Q(**id_test)
     )
-    return images.order_by("created_at", "id")
+    return images.order_by(key, "id")
 
 
 def image_page(
@@ -110,38 +187,47 @@ def image_page(
     after: Cursor | None = None,
     before: Cursor | None = None,
     at: Cursor | None = None,
+    key: str = "created_at",
 ) -> ImagePage:
-    """One page of ``images`` (ordered by :func:`image_list`): the first, the one after
-    ``after``, the one before ``before``, or the one holding ``at`` (the viewer's way back).
+    """One page of ``images`` (ordered by ``key`` then id, as :func:`image_list` orders): the
+    first, the one after ``after``, the one before ``before``, or the one holding ``at`` (the
+    viewer's way back). The one pager of every listing: the gallery, boards, search, trash.
 
     One query for the page, whatever its depth (plus one for ``at``); no COUNT.
     """
-    tiles = images.only(*TILE_FIELDS)
+    tiles = images.only(*TILE_FIELDS, key)
+
+    def beyond(cursor: Cursor, **kwargs) -> QuerySet[Image]:
+        return _beyond(tiles, cursor, order=order, key=key, **kwargs)
+
+    def cursor_of(row) -> str:
+        return str(Cursor.of(row, key))
+
     if at is not None:
         # Back from the viewer: the first page if the image is on it, else a page starting there.
-        newer = list(_beyond(tiles, at, order=order, forward=False).values_list("id")[:size])
+        newer = list(beyond(at, forward=False).values_list("id")[:size])
         if len(newer) < size:
             at = None
     if at is not None:
-        rows = list(_beyond(tiles, at, order=order, forward=True, inclusive=True)[: size + 1])
+        rows = list(beyond(at, forward=True, inclusive=True)[: size + 1])
         more, rows = len(rows) > size, rows[:size]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
-        page.backward, page.at_head = str(Cursor.of(rows[0])) if rows else None, False
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if more else None)
+        page.backward, page.at_head = cursor_of(rows[0]) if rows else None, False
     elif before is not None:
-        rows = list(_beyond(tiles, before, order=order, forward=False)[: size + 1])
+        rows = list(beyond(before, forward=False)[: size + 1])
         more, rows = len(rows) > size, rows[:size][::-1]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if rows else None)
-        page.backward = str(Cursor.of(rows[0])) if more else None
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if rows else None)
+        page.backward = cursor_of(rows[0]) if more else None
         page.at_head = not more
     elif after is not None:
-        rows = list(_beyond(tiles, after, order=order, forward=True)[: size + 1])
+        rows = list(beyond(after, forward=True)[: size + 1])
         more, rows = len(rows) > size, rows[:size]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
-        page.backward, page.at_head = str(Cursor.of(rows[0])) if rows else None, False
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if more else None)
+        page.backward, page.at_head = cursor_of(rows[0]) if rows else None, False
     else:
         rows = list(tiles[: size + 1])
         more, rows = len(rows) > size, rows[:size]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if more else None)
     return page
 
 
@@ -224,7 +310,27 @@ def tag_names(*, owner, limit: int = 30) -> list[str]:
     )
 
 
-# -- boards, selections, trash (issue 7) ---------------------------------------------------------
+def _with_counts(tags: QuerySet[Tag]) -> QuerySet[Tag]:
+    # ``image_count``: images in the gallery; ``trashed_count``: in the trash (they lose the
+    # tag too when it is deleted).
+    in_gallery = Q(tagged_items__content_object__trashed_at__isnull=True)
+    return tags.annotate(
+        image_count=Count("tagged_items", filter=in_gallery),
+        trashed_count=Count("tagged_items", filter=~in_gallery),
+    )
+
+
+def tag_list(*, owner) -> list[Tag]:
+    """Every tag of the owner, by name, each with its counts."""
+    return list(_with_counts(Tag.objects.filter(owner=owner)).order_by(Lower("name"), "id"))
+
+
+def tag_get(*, owner, tag_id) -> Tag:
+    """The owner's tag with its counts; ``Tag.DoesNotExist`` for anyone else's (a 404)."""
+    return _with_counts(Tag.objects.filter(owner=owner)).get(pk=tag_id)
+
+
+# -- boards, selections, trash ------------------------------------------------------------------
 
 
 def board_choices(*, owner) -> list[Board]:
@@ -267,21 +373,35 @@ def image_boards(*, image: Image) -> list[Board]:
     return list(Board.objects.filter(entries__image=image).order_by(Lower("name")))
 
 
-def image_selection(*, owner, ids=None, filters: dict | None = None) -> QuerySet[Image]:
+def image_selection(
+    *,
+    owner,
+    ids=None,
+    listing: Listing | None = None,
+    filters: dict | None = None,
+    trashed: bool = False,
+) -> QuerySet[Image]:
     """The images a person selected: listed ids, or every image of a listing ("Select all"),
-    named by the listing's filters so that it covers every page. Only their own, never trashed.
+    so that it covers every page. ``filters`` are a listing's parameters as
+    :meth:`Listing.params` wrote them (a queued bulk action keeps them so). Only their own;
+    visible ones, or with ``trashed`` the ones in the trash (where "Select all" is all of it).
     """
     if filters is not None:
+        listing = Listing.from_params(filters)
+    if trashed:
+        images = Image.objects.owned_by(owner).trashed()
+        return images if listing is not None else images.filter(pk__in=list(ids or []))
+    if listing is not None:
         board = None
-        if filters.get("board"):
-            board = Board.objects.filter(owner=owner, pk=filters["board"]).first()
+        if listing.board is not None:
+            board = Board.objects.filter(owner=owner, pk=listing.board).first()
             if board is None:
                 return Image.objects.none()
         return image_list(
             owner=owner,
-            tag=filters.get("tag") or None,
-            query=filters.get("q") or None,
-            favourites=bool(filters.get("favourites")),
+            tag=listing.tag or None,
+            query=listing.query or None,
+            favourites=listing.favourites,
             board=board,
             whole=True,
         )
@@ -373,3 +493,80 @@ def image_lineage(*, image: Image, limit: int = 24) -> dict:
     if parent is not None:
         made_by = "edited" if generation.kind == Generation.Kind.EDIT else "remixed"
     return {"made_from": parent, "made_by": made_by, "edited_into": children}
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One row of the usage page and its CSV: a day's images of one person by one source, key,
+    model and provider, and what they cost (USD)."""
+
+    day: date
+    person: str
+    source: str
+    key: str
+    model: str
+    provider: str
+    images: int
+    cost: Decimal
+
+
+def usage_rows(*, owner=None, start: datetime, end: datetime) -> list[UsageRow]:
+    """Images made and their cost between ``start`` and ``end``, per day (newest first), source,
+    key, model and provider: ``owner``'s, or everyone's when ``owner`` is None (staff).
+    Imported images count under "import", at no cost."""
+    generations = Generation.objects.filter(created_at__gte=start, created_at__lt=end)
+    imports = Image.objects.filter(
+        generation__isnull=True, created_at__gte=start, created_at__lt=end
+    )
+    if owner is not None:
+        generations, imports = generations.filter(owner=owner), imports.filter(owner=owner)
+    # Images counted per generation in a subquery: a join would repeat each generation's cost
+    # once per image in the sum.
+    per_generation = (
+        Image.objects.filter(generation=OuterRef("pk"))
+        .values("generation")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    made = (
+        generations.annotate(
+            day=TruncDate("created_at"),
+            made=Coalesce(Subquery(per_generation, output_field=IntegerField()), 0),
+        )
+        .values("day", "owner__username", "source", "api_key_name", "model", "provider")
+        .annotate(images=Sum("made"), cost=Sum("cost"))
+        .filter(Q(images__gt=0) | Q(cost__gt=0))
+    )
+    imported = (
+        imports.annotate(day=TruncDate("created_at"))
+        .values("day", "owner__username", "model")
+        .annotate(images=Count("id"))
+    )
+    rows = [
+        UsageRow(
+            day=row["day"],
+            person=row["owner__username"],
+            source=row["source"],
+            key=row["api_key_name"] if row["source"] == Generation.Source.API else "",
+            model=row["model"],
+            provider=row["provider"],
+            images=row["images"],
+            cost=row["cost"] or Decimal(0),
+        )
+        for row in made
+    ] + [
+        UsageRow(
+            day=row["day"],
+            person=row["owner__username"],
+            source=Generation.Source.IMPORT,
+            key="",
+            model=row["model"],
+            provider="",
+            images=row["images"],
+            cost=Decimal(0),
+        )
+        for row in imported
+    ]
+    return sorted(
+        rows, key=lambda r: (-r.day.toordinal(), r.person, r.source, r.key, r.model, r.provider)
+    )

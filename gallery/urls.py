@@ -9,6 +9,7 @@ urlpatterns = [
     path("generate", views.generate, name="generate"),
     path("events", views.events, name="events"),
     path("usage/", views.usage, name="usage"),
+    path("usage/usage.csv", views.usage_csv, name="usage-csv"),
     path("generations/<uuid:generation_id>/", views.generation_detail, name="generation"),
     path(
         "generations/<uuid:generation_id>/status", views.generation_status, name="generation-status"
@@ -32,7 +33,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/delete", views.image_delete, name="image-delete"),
     path("images/<uuid:image_id>/edit", views.image_edit, name="image-edit"),
     path("images/<uuid:image_id>/favourite", views.image_favourite, name="image-favourite"),
-    # Organise and take out (issue 7): boards, selections, ZIP, trash, import.
+    # Organise and take out: boards, selections, ZIP, trash, import.
     path("images/<uuid:image_id>/trash", views.image_trash, name="image-trash"),
     path("images/<uuid:image_id>/boards", views.image_boards, name="image-boards"),
     path("boards/", views.board_list, name="boards"),
@@ -41,6 +42,9 @@ urlpatterns = [
     path("boards/<int:board_id>/delete", views.board_delete, name="board-delete"),
     path("boards/<int:board_id>/cover", views.board_cover, name="board-cover"),
     path("boards/<int:board_id>/remove", views.board_remove_images, name="board-remove"),
+    path("tags/", views.tag_list, name="tags"),
+    path("tags/<int:tag_id>/rename", views.tag_rename, name="tag-rename"),
+    path("tags/<int:tag_id>/delete", views.tag_delete, name="tag-delete"),
     path("selection", views.selection_act, name="selection"),
     path("download.zip", views.listing_zip, name="listing-zip"),
     path("bulk/<uuid:bulk_id>/", views.bulk_action_detail, name="bulk-action"),

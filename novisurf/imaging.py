@@ -24,14 +24,10 @@ import defusedxml.ElementTree
 from defusedxml import DefusedXmlException
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "SVG": "svg"}
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "svg": "image/svg+xml",
-}
+from .protocol import CONTENT_TYPES, IMAGE_FORMATS, THUMBNAIL_FORMAT
+
+# Pillow's name of each format kept -> the extension its original is stored under.
+ALLOWED_FORMATS = {f.pillow: f.extension for f in IMAGE_FORMATS.values()}
 
 # An animation is decoded frame by frame before it is kept: this many frames at most, and this
 # many pixels over all its frames, so that a small file of a million frames costs nothing.
@@ -417,7 +413,7 @@ def placeholder_thumbnail(*, width: int, height: int, max_side: int) -> tuple[by
     scale = max_side / max(width, height, 1)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     buffer = io.BytesIO()
-    Image.new("RGB", size, (128, 128, 128)).save(buffer, "WEBP", quality=60)
+    Image.new("RGB", size, (128, 128, 128)).save(buffer, THUMBNAIL_FORMAT.pillow, quality=60)
     return buffer.getvalue(), size[0], size[1]
 
 
@@ -429,7 +425,7 @@ def thumbnail(image: Image.Image, *, max_side: int) -> tuple[bytes, int, int]:
     thumb = _fit(image, max_side)
     buffer = io.BytesIO()
     # method=2: less than half the encoding time of 4, for files about a tenth larger.
-    thumb.save(buffer, "WEBP", quality=82, method=2)
+    thumb.save(buffer, THUMBNAIL_FORMAT.pillow, quality=82, method=2)
     return buffer.getvalue(), thumb.width, thumb.height
 
 
@@ -476,7 +472,7 @@ def thumbnail_for(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int
                 width=verified.width, height=verified.height, max_side=max_side
             )
         buffer = io.BytesIO()
-        rendered.save(buffer, "WEBP", quality=86, method=4)
+        rendered.save(buffer, THUMBNAIL_FORMAT.pillow, quality=86, method=4)
         return buffer.getvalue(), rendered.width, rendered.height
     if verified.is_animated:
         return _animated_thumbnail(verified, max_side=max_side)
@@ -503,7 +499,7 @@ def _animated_thumbnail(verified: VerifiedImage, *, max_side: int) -> tuple[byte
     buffer = io.BytesIO()
     small[0].save(
         buffer,
-        "WEBP",
+        THUMBNAIL_FORMAT.pillow,
         save_all=True,
         append_images=small[1:],
         duration=durations[: len(small)],

@@ -31,15 +31,35 @@ MAX_PARTIAL_IMAGES = 3
 
 RESPONSE_FORMATS = ("url", "b64_json")
 DEFAULT_RESPONSE_FORMAT = "url"
-OUTPUT_FORMATS = ("png", "jpeg", "webp", "gif", "svg")
-RASTER_OUTPUT_FORMATS = ("png", "webp", "jpeg")
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "svg": "image/svg+xml",
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """One image format, everywhere it is named: in ``output_format``, on a stored row, in a
+    ``Content-Type``, in a file name and to Pillow."""
+
+    name: str
+    content_type: str
+    extension: str  # without the dot
+    pillow: str  # Pillow's name for it (SVG is read by our own code, not Pillow)
+
+
+IMAGE_FORMATS: dict[str, ImageFormat] = {
+    image_format.name: image_format
+    for image_format in (
+        ImageFormat("png", "image/png", "png", "PNG"),
+        ImageFormat("jpeg", "image/jpeg", "jpg", "JPEG"),
+        ImageFormat("webp", "image/webp", "webp", "WEBP"),
+        ImageFormat("gif", "image/gif", "gif", "GIF"),
+        ImageFormat("svg", "image/svg+xml", "svg", "SVG"),
+    )
 }
+# Thumbnails, and the previews of partial images, are made in this format; a stored image
+# records the format its thumbnail was made in, so that changing this leaves old ones readable.
+THUMBNAIL_FORMAT = IMAGE_FORMATS["webp"]
+OUTPUT_FORMATS = tuple(IMAGE_FORMATS)
+RASTER_OUTPUT_FORMATS = ("png", "webp", "jpeg")
+CONTENT_TYPES = {name: image_format.content_type for name, image_format in IMAGE_FORMATS.items()}
 
 PROCEDURAL_MODEL = "novisurf-procedural"
 DEFAULT_MODEL = PROCEDURAL_MODEL
@@ -287,6 +307,17 @@ class ProtocolError(Exception):
 
     def envelope(self) -> dict[str, Any]:
         return error_envelope(self.message, param=self.param, code=self.code, type=self.type)
+
+
+def body_too_large(limit: int | None = None) -> ProtocolError:
+    """The one answer to a body over its cap (413), wherever it is noticed: the middleware, the
+    API's readers, Django's own limits."""
+    message = (
+        f"The request body is larger than {limit // 1024:,} KB."
+        if limit
+        else "The request body is too large."
+    )
+    return ProtocolError(message, status=413, code="request_too_large")
 
 
 def error_envelope(
@@ -593,7 +624,7 @@ _CORE_FIELDS = ("prompt", "model", "n", "size", "response_format")
 GENERATION_FIELDS = frozenset({*_CORE_FIELDS, *GENERATION_OPTIONS})
 EDIT_FILE_FIELDS = ("image", "mask", "markup")
 EDIT_FIELDS = frozenset({*_CORE_FIELDS, *EDIT_OPTIONS, *EDIT_FILE_FIELDS})
-# Before issue 9 this was the one list; kept for callers that ask about generations.
+# The fields of a generation request (what callers that ask about generations mean).
 KNOWN_FIELDS = GENERATION_FIELDS
 # The fields whose multipart text is a number or a boolean.
 INT_FIELDS = frozenset(

@@ -45,3 +45,4 @@ class SiteConfig(AppConfig):
             from api import budgets
 
             keeping.budget_provider(budgets.budget_status)
+            keeping.pricer(budgets.answer_price)

@@ -62,7 +62,7 @@ class BFLRenderer(Renderer):
             isinstance(v, str) and v.strip("/") for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"BFL endpoint" (e.g. "flux-pro-1.1").'
             )
 

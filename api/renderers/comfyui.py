@@ -109,39 +109,34 @@ class ComfyUIRenderer(Renderer):
     @classmethod
     def check_config(cls, config: ProviderConfig) -> None:
         workflow = config.workflow
-        where = f"provider {config.name!r}"
         if not isinstance(workflow, Mapping) or not workflow:
             raise ProviderConfigError(
-                f"{where}: a comfyui provider needs 'workflow', a ComfyUI workflow in API format "
+                "a comfyui provider needs 'workflow', a ComfyUI workflow in API format "
                 "(in ComfyUI: Workflow > Export (API))."
             )
         for node_id, node in workflow.items():
             if not isinstance(node, Mapping) or not isinstance(node.get("inputs"), Mapping):
                 raise ProviderConfigError(
-                    f"{where}: the workflow's node {node_id!r} has no 'inputs': is it the API "
+                    f"the workflow's node {node_id!r} has no 'inputs': is it the API "
                     "format (Workflow > Export (API)) rather than the UI's saved workflow?"
                 )
             if not isinstance(node.get("class_type"), str):
-                raise ProviderConfigError(
-                    f"{where}: the workflow's node {node_id!r} has no 'class_type'."
-                )
+                raise ProviderConfigError(f"the workflow's node {node_id!r} has no 'class_type'.")
         found = placeholders_in(workflow)
         unknown = sorted(found - set(PLACEHOLDERS))
         if unknown:
             raise ProviderConfigError(
-                f"{where}: the workflow has placeholders ComfyUI requests do not fill: "
+                f"the workflow has placeholders ComfyUI requests do not fill: "
                 f"{', '.join('{{' + name + '}}' for name in unknown)} (known: "
                 f"{', '.join('{{' + name + '}}' for name in PLACEHOLDERS)})."
             )
         if "prompt" not in found:
             raise ProviderConfigError(
-                f"{where}: the workflow has no {{{{prompt}}}} placeholder: put the string "
+                "the workflow has no {{prompt}} placeholder: put the string "
                 '"{{prompt}}" where the positive prompt goes (a CLIPTextEncode\'s "text").'
             )
         if "mask" in found and "image" not in found:
-            raise ProviderConfigError(
-                f"{where}: the workflow has {{{{mask}}}} but no {{{{image}}}} to go with it."
-            )
+            raise ProviderConfigError("the workflow has {{mask}} but no {{image}} to go with it.")
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -212,10 +207,11 @@ class ComfyUIRenderer(Renderer):
             prompt_id = answer.get("prompt_id") if isinstance(answer, dict) else None
             if not isinstance(prompt_id, str) or not prompt_id:
                 raise EndpointUnavailable(f"{ENGINE} queued the prompt but sent no prompt_id.")
-            yield _QUEUED
             try:
+                yield _QUEUED
                 entry = yield from self._watch(client, sock, prompt_id, deadline, previews)
-            except EndpointTimeout:
+            except (EndpointTimeout, GeneratorExit):
+                # Past the deadline, or the client went away mid-stream: the GPU stops too.
                 self._cancel(client, prompt_id)
                 raise
             for ref in _output_images(entry):

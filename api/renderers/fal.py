@@ -58,7 +58,7 @@ class FalRenderer(Renderer):
             isinstance(v, str) and v.strip("/") for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"fal model id" (e.g. "fal-ai/flux/dev").'
             )
 

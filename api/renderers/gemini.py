@@ -59,7 +59,7 @@ class GeminiRenderer(Renderer):
             isinstance(v, str) for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"Google model id" (e.g. "gemini-2.5-flash-image").'
             )
 

@@ -53,15 +53,13 @@ class ReplicateRenderer(Renderer):
             isinstance(v, str) and "/" in v for v in endpoints.values()
         ):
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' must be a table of model name = "
+                "'endpoints' must be a table of model name = "
                 '"owner/name" or "owner/name:version" (e.g. "black-forest-labs/flux-schnell").'
             )
         if config.options.get("size_param", "aspect_ratio") not in SIZE_PARAMS:
-            raise ProviderConfigError(
-                f"provider {config.name!r}: 'size_param' is one of {', '.join(SIZE_PARAMS)}."
-            )
+            raise ProviderConfigError(f"'size_param' is one of {', '.join(SIZE_PARAMS)}.")
         if not isinstance(config.options.get("input", {}), dict):
-            raise ProviderConfigError(f"provider {config.name!r}: 'input' must be a table.")
+            raise ProviderConfigError("'input' must be a table.")
 
     def create(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """The path and body that create the prediction."""

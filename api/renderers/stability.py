@@ -43,7 +43,7 @@ class StabilityRenderer(Renderer):
         )
         if bad:
             raise ProviderConfigError(
-                f"provider {config.name!r}: 'endpoints' maps a model name to one of "
+                f"'endpoints' maps a model name to one of "
                 f"{', '.join(SERVICES)} (or sd3:<model>): {', '.join(bad)}."
             )
 

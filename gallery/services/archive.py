@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
 from novisurf import imaging
+from novisurf.protocol import IMAGE_FORMATS
 
 from ..models import BoardImage, Image, TaggedImage
 from .images import image_parameters
@@ -75,7 +76,7 @@ def archive_slug(text: str) -> str:
 def member_name(position: int, width: int, image: Image) -> str:
     """``0007-a-lighthouse-on-a-cliff.png``: readable, in the listing's order, and unique by
     its number whatever the prompts."""
-    extension = {"jpeg": "jpg"}.get(image.format, image.format)
+    extension = IMAGE_FORMATS[image.format].extension
     return f"{position:0{width}d}-{archive_slug(image.prompt)}.{extension}"
 
 

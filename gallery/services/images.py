@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from novisurf import imaging
+from novisurf.protocol import IMAGE_FORMATS, THUMBNAIL_FORMAT
 
 from ..models import GalleryEvent, Generation, Image, Tag, image_upload_to, thumbnail_upload_to
 from .events import event_emit
@@ -60,7 +61,7 @@ def image_store(
         model=generation.model,
         size=generation.size,
     )
-    return _save_with_files(
+    return image_save_with_files(
         image,
         original=data,
         extension=verified.extension,
@@ -69,13 +70,14 @@ def image_store(
     )
 
 
-def _save_with_files(
+def image_save_with_files(
     image: Image, *, original: bytes, extension: str, thumbnail: bytes, tag_names: list[str]
 ) -> Image:
     """Write both files and commit the row, journalling the names so that nothing is orphaned:
     if this process dies between the write and the commit, the sweeper removes the files."""
     file_name = image_upload_to(image, f"original.{extension}")
-    thumb_name = thumbnail_upload_to(image, "thumbnail.webp")
+    image.thumbnail_format = THUMBNAIL_FORMAT.name
+    thumb_name = thumbnail_upload_to(image, f"thumbnail.{THUMBNAIL_FORMAT.extension}")
     journal = files_journal_writing(names=[file_name, thumb_name])
     written: list[str] = []
     try:
@@ -164,7 +166,7 @@ def image_download(*, image: Image) -> tuple[bytes, str]:
         data = handle.read()
     if image.format == "png":
         data = imaging.embed_png_text(data, "parameters", image_parameters(image))
-    extension = {"jpeg": "jpg"}.get(image.format, image.format)
+    extension = IMAGE_FORMATS[image.format].extension
     # An SVG is a document that can carry script: it is only ever a download (see delivery).
     return data, f"{download_stem(image)}.{extension}"
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from novisurf import imaging
 
 from ..models import Image
-from .images import _save_with_files
+from .images import image_save_with_files
 
 IMPORTED_MODEL = "imported"
 
@@ -78,7 +78,7 @@ def image_import(
         metadata={"imported_from": name, **{k: v for k, v in meta.items() if k != "prompt"}},
     )
     try:
-        stored = _save_with_files(
+        stored = image_save_with_files(
             image,
             original=data,
             extension=verified.extension,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from novisurf.client import Cancelled, EndpointUnavailable, ResultItem, decode_b64_strict
-from novisurf.protocol import MODELS
+from novisurf.protocol import MODELS, THUMBNAIL_FORMAT
 
 from .. import imaging
 from ..models import GalleryEvent, Generation
@@ -45,7 +45,7 @@ def generate_streaming(
     generation: Generation, request: dict, indexes, stop: Callable[[], bool]
 ) -> tuple[list, dict | None]:
     """The images of a streamed generation; each partial image on the way becomes a
-    ``partial`` event carrying a small WebP preview, for the generation page."""
+    ``partial`` event carrying a small preview (in the thumbnails' format), for the generation page."""
     request = {k: v for k, v in request.items() if k not in ("stream", "response_format")}
     request.setdefault("partial_images", PARTIAL_IMAGES)
     events = endpoint_client(stop=stop).generate_stream(**request)
@@ -108,7 +108,8 @@ def _emit_partial(generation: Generation, payload: dict, *, index: int) -> None:
             "partial_image_index": payload.get("partial_image_index"),
             "width": width,
             "height": height,
-            "data_url": "data:image/webp;base64," + base64.b64encode(preview).decode("ascii"),
+            "data_url": f"data:{THUMBNAIL_FORMAT.content_type};base64,"
+            + base64.b64encode(preview).decode("ascii"),
         },
     )
 

@@ -29,8 +29,9 @@ from .pages import (
     image_thumbnail,
 )
 from .selection import bulk_action_detail, listing_zip, selection_act
+from .tags import tag_delete, tag_list, tag_rename
 from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo
-from .usage import usage
+from .usage import usage, usage_csv
 
 __all__ = [
     "board_cover",
@@ -61,10 +62,14 @@ __all__ = [
     "image_upload",
     "listing_zip",
     "selection_act",
+    "tag_delete",
+    "tag_list",
+    "tag_rename",
     "trash_delete",
     "trash_empty",
     "trash_list",
     "trash_restore",
     "trash_undo",
     "usage",
+    "usage_csv",
 ]

@@ -15,9 +15,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
+from novisurf.protocol import CONTENT_TYPES, DEFAULT_RESPONSE_FORMAT
 
-from .. import delivery, imaging, live, selectors, services
+from .. import delivery, live, search, selectors, services
 from ..forms import EditForm, GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
@@ -27,14 +27,14 @@ from ._common import generation_json, wants_json
 logger = logging.getLogger(__name__)
 
 
-def _image_or_404(request: HttpRequest, image_id) -> Image:
+def image_or_404(request: HttpRequest, image_id) -> Image:
     try:
         return selectors.image_get(owner=request.user, image_id=image_id)
     except Image.DoesNotExist:
         raise Http404("No such image.") from None
 
 
-def _generation_or_404(request: HttpRequest, generation_id) -> Generation:
+def generation_or_404(request: HttpRequest, generation_id) -> Generation:
     try:
         return selectors.generation_get(owner=request.user, generation_id=generation_id)
     except Generation.DoesNotExist:
@@ -50,7 +50,7 @@ def edit_form_for(image: Image, data=None, files=None) -> EditForm:
     )
 
 
-def _listing_or_404(request: HttpRequest) -> tuple[Listing, Board | None]:
+def listing_or_404(request: HttpRequest) -> tuple[Listing, Board | None]:
     listing = Listing.from_params(request.GET)
     board = None
     if listing.board is not None:
@@ -103,17 +103,31 @@ def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
     }, False
 
 
+def _search_summary(request: HttpRequest, listing: Listing, board: Board | None) -> dict:
+    """How many images a search found (capped) and the parts of it that were not understood."""
+    total, more = selectors.image_count_capped(
+        owner=request.user,
+        tag=listing.tag or None,
+        query=listing.query,
+        favourites=listing.favourites,
+        board=board,
+    )
+    if more:
+        summary = f"{total:,}+ images match"
+    else:
+        summary = f"{total:,} image matches" if total == 1 else f"{total:,} images match"
+    return {
+        "match_count": (total, more),
+        "match_summary": summary,
+        "search_problems": search.parse_query(listing.query).problems,
+    }
+
+
 @login_required
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
-    listing, board = _listing_or_404(request)
-    images = selectors.listing_images(owner=request.user, listing=listing, board=board)
-    page = selectors.image_page(
-        images=images,
-        order=listing.order,
-        size=settings.GALLERY_PAGE_SIZE,
-        after=Cursor.parse(request.GET.get("after")),
-        before=Cursor.parse(request.GET.get("before")),
-        at=Cursor.parse(request.GET.get("at")),
+    listing, board = listing_or_404(request)
+    page = selectors.listing_page(
+        owner=request.user, listing=listing, board=board, size=settings.GALLERY_PAGE_SIZE
     )
     context = {
         "page": page,
@@ -125,6 +139,8 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
     }
     if request.GET.get("fragment") == "tiles":
         return render(request, "gallery/_listing_page.html", context)
+    if listing.query:
+        context.update(_search_summary(request, listing, board))
     options_open = bool(form is not None and form.errors)
     if form is None:
         initial, options_open = _form_initial(request)
@@ -173,7 +189,7 @@ def generate(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     images = list(selectors.generation_images(generation=generation))
     return render(
         request,
@@ -191,7 +207,7 @@ def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
 @require_GET
 def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
     """The plain JSON fallback of the generation page (where EventSource fails)."""
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     images = list(selectors.generation_images(generation=generation))
     next_url = reverse("gallery:generation", args=[generation.pk])
     return JsonResponse(
@@ -234,7 +250,7 @@ def tile_html(request: HttpRequest, image: Image, *, listing_qs: str, next_url: 
 @login_required
 @require_POST
 def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     services.generation_retry(generation=generation)
     if wants_json(request):
         return generation_json(request, generation)
@@ -244,17 +260,17 @@ def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
-    return _image_page(request, image, TagForm())
+    image = image_or_404(request, image_id)
+    return image_page_render(request, image, TagForm())
 
 
-def _image_page(
+def image_page_render(
     request: HttpRequest, image: Image, tag_form: TagForm, status: int = 200, **extra
 ) -> HttpResponse:
     """The viewer: the image large, its details, and the way through the listing it was opened
     from (its filters ride along in the querystring); its lineage, and the edit form (open when
     asked for with ``?edit``, or when an edit came back with errors)."""
-    listing, board = _listing_or_404(request)
+    listing, board = listing_or_404(request)
     images = selectors.listing_images(owner=request.user, listing=listing, board=board)
     previous, following = selectors.image_neighbours(
         images=images, image=image, order=listing.order
@@ -291,8 +307,8 @@ def _image_page(
 @login_required
 @require_GET
 def image_file(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
-    content_type = imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+    image = image_or_404(request, image_id)
+    content_type = CONTENT_TYPES.get(image.format, "application/octet-stream")
     # An SVG is shown sandboxed (see gallery.delivery); on S3 it is always a download.
     filename = f"{services.download_stem(image)}.svg" if image.format == "svg" else ""
     try:
@@ -304,9 +320,11 @@ def image_file(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_GET
 def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     try:
-        return delivery.serve(request, image.thumbnail, content_type="image/webp")
+        return delivery.serve(
+            request, image.thumbnail, content_type=CONTENT_TYPES[image.thumbnail_format]
+        )
     except delivery.StorageUnavailable:
         return delivery.unavailable(placeholder=True)
 
@@ -314,7 +332,7 @@ def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_GET
 def image_download(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     try:
         data, filename = services.image_download(image=image)
     except FileNotFoundError:
@@ -324,7 +342,7 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
         logger.warning("Could not read %s for a download", image.file.name, exc_info=True)
         return delivery.unavailable()
     response = HttpResponse(
-        data, content_type=imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+        data, content_type=CONTENT_TYPES.get(image.format, "application/octet-stream")
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     if image.format == "svg":
@@ -335,10 +353,10 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_POST
 def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     form = TagForm(request.POST)
     if not form.is_valid():
-        return _image_page(request, image, form, status=400)
+        return image_page_render(request, image, form, status=400)
     services.image_tag_add(image=image, names=form.cleaned_data["tag"])
     return redirect("gallery:image", image_id=image.pk)
 
@@ -346,14 +364,14 @@ def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_POST
 def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     services.image_tag_remove(image=image, name=name)
     return redirect("gallery:image", image_id=image.pk)
 
 
 @login_required
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     if request.method == "POST":
         # Deletes for good (the image page's "Delete" button moves to the trash instead:
         # views.trash.image_trash, with "Undo").

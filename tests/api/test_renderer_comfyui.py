@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import struct
 
 import pytest
 from PIL import Image
@@ -277,3 +278,53 @@ def test_stream_events_are_stream_events(comfy):
     events = list(renderer(comfy.url).stream(request(stream=True, partial_images=1)))
     assert all(isinstance(e, StreamEvent) for e in events)
     assert events[-1].event == "image_generation.completed"
+
+
+def test_a_providers_file_with_a_misspelt_placeholder_names_the_line(tmp_path):
+    from api.renderers.config import providers_file_load
+
+    workflow = json.loads(json.dumps(WORKFLOW))
+    workflow["3"]["inputs"]["seed"] = "{{sead}}"
+    (tmp_path / "sdxl.json").write_text(json.dumps(workflow))
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        '[[providers]]\nname = "home-comfy"\nkind = "comfyui"\n'
+        'base_url = "http://127.0.0.1:8188"\nmodels = ["sdxl-comfy"]\nworkflow = "sdxl.json"\n'
+    )
+    with pytest.raises(ProviderConfigError) as caught:
+        providers_file_load(path)
+    message = str(caught.value)
+    assert "providers.toml" in message
+    assert "{{sead}}" in message
+    assert message.count("home-comfy") == 1
+
+
+def test_a_preview_with_metadata_is_read_as_a_preview():
+    from api.renderers.comfyui import _preview_bytes
+
+    image = png_bytes((16, 16))
+    metadata = json.dumps({"node_id": "3", "prompt_id": "p", "image_type": "image/png"}).encode()
+    message = struct.pack(">II", 4, len(metadata)) + metadata + image
+    assert _preview_bytes(message) == image
+    assert _preview_bytes(struct.pack(">II", 1, 2) + image) == image
+    assert _preview_bytes(struct.pack(">II", 3, 0) + b"text") is None
+
+
+def test_a_stream_the_client_leaves_cancels_the_prompt(comfy):
+    comfy.steps = 20
+    comfy.step_delay = 0.1
+    events = renderer(comfy.url).stream(request(stream=True, partial_images=2))
+    assert next(events).event == "image_generation.partial_image"
+    # Django closes the stream when the client goes away.
+    events.close()
+    assert comfy.interrupted.wait(5)
+    assert comfy.deleted == comfy.queued
+
+
+def test_a_stream_dropped_before_its_first_event_takes_its_prompt_off_the_queue(comfy):
+    comfy.steps = 20
+    comfy.step_delay = 0.1
+    events = renderer(comfy.url).stream(request(stream=True, partial_images=2))
+    assert len(comfy.queued) == 1  # queued before the first event, so that refusals are statuses
+    del events
+    assert comfy.deleted == comfy.queued

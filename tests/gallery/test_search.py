@@ -23,7 +23,16 @@ pytestmark = pytest.mark.django_db
 _names = itertools.count()
 
 
-def make_image(owner, prompt: str, *, revised: str = "", tags=()) -> Image:
+def make_image(
+    owner,
+    prompt: str,
+    *,
+    revised: str = "",
+    tags=(),
+    model: str = "novisurf-procedural",
+    metadata: dict | None = None,
+    created_at=None,
+) -> Image:
     """An image row (no files needed: search reads rows only), tagged through the service."""
     n = next(_names)
     image = Image.objects.create(
@@ -39,8 +48,10 @@ def make_image(owner, prompt: str, *, revised: str = "", tags=()) -> Image:
         content_hash=f"{n:064x}",
         prompt=prompt,
         revised_prompt=revised,
-        model="novisurf-procedural",
+        model=model,
         size="1024x1024",
+        metadata=metadata or {},
+        **({"created_at": created_at} if created_at else {}),
     )
     if tags:
         services.image_tag_add(image=image, names=list(tags))
@@ -107,9 +118,9 @@ SEARCHES = [
     ("NEAR(x", {"syntax"}),
     ("near", {"syntax"}),
     ("col:val", {"syntax"}),
-    ("-minus", {"syntax"}),
+    ("minus", {"syntax"}),
     ("^caret", {"syntax"}),
-    ("AND OR NOT", set()),
+    ("AND OR NOT", {"syntax"}),  # "and" OR "not": the quoted "and" in the syntax prompt
     ("moun\x00", {"mountains"}),
     ("moun" + "\x00" * 50 + "dusk", {"mountains"}),
     # nothing searchable: nothing found
@@ -157,20 +168,23 @@ def test_search_pages_by_cursor_in_order(user, plan):
     """Many matches sharing one instant: keyset pages of a search never repeat or skip one."""
     from django.utils import timezone
 
-    from gallery.pagination import keyset_page
+    from gallery.listing import NEWEST, Cursor
 
     instant = timezone.now()
     made = [make_image(user, f"harbour {n}") for n in range(30)]
     Image.objects.filter(pk__in=[image.pk for image in made[:20]]).update(created_at=instant)
     seen, cursor = [], None
     while True:
-        page = keyset_page(
-            selectors.image_list(owner=user, query="harb"), size=7, older_than=cursor
+        page = selectors.image_page(
+            images=selectors.image_list(owner=user, query="harb"),
+            order=NEWEST,
+            size=7,
+            after=Cursor.parse(cursor),
         )
-        seen += [image.pk for image in page.items]
-        if not page.older:
+        seen += [image.pk for image in page.images]
+        if not page.forward:
             break
-        cursor = page.older
+        cursor = page.forward
     expected = list(
         Image.objects.filter(pk__in=[image.pk for image in made]).values_list("pk", flat=True)
     )
@@ -302,3 +316,139 @@ def test_rebuild_command_restores_a_lost_index(user, library):
     assert found(user, library, "moun") == {"mountains"}
     assert found(user, library, "landsc obst") == set()
     assert found(user, library, "obst") == {"apples"}
+
+
+# -- operators: -word, "a phrase", OR, tag:, model:, before:/after: ---------------------------------
+
+
+@pytest.fixture
+def animals(user, other_user) -> dict[str, Image]:
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    old = timezone.make_aware(datetime(2020, 6, 1, 12, 0))
+    return {
+        "red": make_image(user, "A red fox in the snow", tags=["animal", "wild life"]),
+        "arctic": make_image(user, "Arctic fox asleep", tags=["animal"]),
+        "wolf": make_image(user, "Wolf at night in the snow", model="gpt-image-1"),
+        "import": make_image(
+            user,
+            "portrait of a knight",
+            model="dreamshaper_8.safetensors",
+            metadata={
+                "imported_from": "knight.png",
+                "negative_prompt": "blurry, lowres",
+                "model": "dreamshaper_8.safetensors",
+                "settings": {"Sampler": "DPM++ 2M Karras", "Seed": "1250021385", "Steps": "20"},
+                "source": "a1111",
+            },
+            created_at=old,
+        ),
+        "theirs": make_image(other_user, "Red fox", tags=["animal"]),
+    }
+
+
+OPERATOR_SEARCHES = [
+    ("fox", {"red", "arctic"}),
+    ("-fox", {"wolf", "import"}),
+    ("-fox -wolf", {"import"}),
+    ("snow -fox", {"wolf"}),
+    ("-", {"red", "arctic", "wolf", "import"} - {"red", "arctic", "wolf", "import"}),
+    ('"red fox"', {"red"}),
+    ('"red fo"', {"red"}),  # each word of a phrase is a prefix too
+    ('"fox red"', set()),
+    ('"fox snow"', set()),  # both words are there, not side by side
+    ('-"red fox"', {"arctic", "wolf", "import"}),
+    ("fox OR wolf", {"red", "arctic", "wolf"}),
+    ("snow fox OR wolf", {"red", "wolf"}),
+    ("arctic OR wolf OR knight", {"arctic", "wolf", "import"}),
+    ("fox or wolf", set()),  # a lowercase "or" is a word
+    ("tag:animal", {"red", "arctic"}),
+    ("tag:ANIMAL fox", {"red", "arctic"}),
+    ("tag:anim", set()),  # a tag is named whole
+    ('tag:"wild life"', {"red"}),
+    ("tag:#animal", {"red", "arctic"}),
+    ("-tag:animal", {"wolf", "import"}),
+    ("tag:animal -tag:wild", {"red", "arctic"}),
+    ("model:dreamshaper", {"import"}),
+    ("model:gpt-image-1", {"wolf"}),
+    ("model:image gpt", set()),  # "gpt" then searches the prompt
+    ("model:procedural", {"red", "arctic"}),
+    ("model:novisurf fox", {"red", "arctic"}),
+    # what an imported file said about itself is searched too
+    ("dreamshaper", {"import"}),
+    ("blurry", {"import"}),
+    ("karras", {"import"}),
+    ("1250021385", {"import"}),
+    ("procedural", set()),  # a generated image's model is found with model: only
+    ("before:2021-01-01", {"import"}),
+    ("after:2021-01-01", {"red", "arctic", "wolf"}),
+    ("after:2020-06-01 before:2020-06-02", {"import"}),
+    ("after:2020-06-02 before:2020-06-01", set()),
+    # malformed parts are read literally or dropped, never an error
+    ("fox before:notadate", {"red", "arctic"}),
+    ('"red fox', {"red"}),
+    ("fox OR", {"red", "arctic"}),
+    ("OR OR fox", {"red", "arctic"}),
+    ("tag: fox", set()),  # "tag" and "fox" as words
+    ("model:", set()),
+    ("-before:2021-01-01", set()),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), OPERATOR_SEARCHES)
+def test_operators_find_the_same_on_every_database(user, animals, plan, query, expected):
+    assert found(user, animals, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("fox before:notadate", "\N{LEFT DOUBLE QUOTATION MARK}before:notadate"),
+        ("after:2024-02-30", "takes a date written YYYY-MM-DD"),
+        ('"red fox', "not closed"),
+        ("fox OR", "OR was ignored"),
+        ("-after:2020-01-01", "use before: or after:"),
+        ('tag:""', "takes a tag's name"),
+        ('model:"-"', "takes a model's name"),
+        ("-model:gpt", "cannot be excluded"),
+    ],
+)
+def test_a_malformed_part_is_named(query, problem):
+    assert any(problem in text for text in search.parse_query(query).problems)
+
+
+def test_a_well_formed_query_has_no_problems():
+    parsed = search.parse_query('"red fox" -wolf a OR b tag:x model:y after:2020-01-01')
+    assert parsed.problems == []
+    assert [[m.words for m in group] for group in parsed.groups] == [
+        [("red", "fox")],
+        [("a",), ("b",)],
+    ]
+    assert [m.words for m in parsed.excluded] == [("wolf",)]
+
+
+def test_the_page_names_the_part_it_ignored_and_counts_matches(client, user, animals):
+    client.force_login(user)
+    response = client.get(reverse("gallery:home"), {"q": "fox before:notadate"})
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert (
+        "\N{LEFT DOUBLE QUOTATION MARK}before:notadate\N{RIGHT DOUBLE QUOTATION MARK} was ignored"
+        in text
+    )
+    assert "2 images match" in text
+
+
+def test_the_count_is_capped(client, user, monkeypatch):
+    from gallery import selectors
+
+    monkeypatch.setattr(selectors, "MATCH_COUNT_CAP", 3)
+    for n in range(5):
+        make_image(user, f"harbour {n}")
+    client.force_login(user)
+    response = client.get(reverse("gallery:home"), {"q": "harbour"})
+    assert "3+ images match" in response.content.decode()
+    response = client.get(reverse("gallery:home"), {"q": "harbour 4"})
+    assert "1 image matches" in response.content.decode()

@@ -1,24 +1,25 @@
-"""The gallery's full-text search: one way to ask, two indexes that answer alike.
+"""The search index's schema: installed by the migrations, rebuilt by ``rebuild_search_index``.
 
-Search covers an image's prompt, revised prompt and tag names together. Every word of the query
-must match (AND), each as a word prefix (``moun`` finds "mountains").
-
-The index is kept by the database itself, with triggers that the migration ``0003_search``
-installs, so every write reaches it: the services, the admin, bulk ``update()``, cascades and raw
-SQL alike.
+The index is kept by the database itself, with triggers, so every write reaches it: the
+services, the admin, bulk ``update()``, cascades and raw SQL alike.
 
 - SQLite: an FTS5 table ``gallery_image_search`` (tokenizer ``unicode61 remove_diacritics 2``),
   keyed through ``gallery_image_search_key`` (an INTEGER PRIMARY KEY per image id, so that VACUUM,
-  which may renumber implicit rowids, cannot detach the index from its images).
+  which may renumber implicit rowids, cannot detach the index from its images). Columns: ``body``
+  (what words match), ``owner`` (``o<id>``) and ``model`` (what ``model:`` matches).
 - PostgreSQL: a ``tsvector`` column ``gallery_image.search_vector`` with a GIN index, built by the
-  SQL function ``novisurf_search_lexemes`` and queried with prefix ``tsquery`` terms.
+  SQL function ``novisurf_image_search_vector``: the body's words at their positions (weight D),
+  the model's words with weight A.
+
+The body is the prompt, the revised prompt, the tag names, and what an imported file said about
+how it was made (``metadata``: negative prompt, model, sampler, scheduler, seed, VAE).
 
 One definition of a word on both, so that the same data gives the same results:
 
 - A word is a run of Unicode letters (L*), digits (N*) and private-use characters (Co); anything
   else (spaces, punctuation, symbols, emoji, control characters) separates words. This is FTS5
   unicode61's default ``categories``; PostgreSQL splits on the same classes, generated from
-  Python's Unicode tables by the migration.
+  Python's Unicode tables here.
 - Case is folded the same way: Ä/ä, É/é, Σ/σ/ς (final sigma is sigma), ẞ/ß. PostgreSQL lowers with
   the ICU root collation (``und-x-icu``) whatever the database's own locale, and maps the few
   letters that FTS5 folds but lowercasing does not (ς, ſ, µ and Greek symbol variants).
@@ -30,179 +31,35 @@ One definition of a word on both, so that the same data gives the same results:
 
 Known differences, all outside ordinary text: characters added to Unicode after 6.1 (FTS5's
 tables are 6.1), and decomposed (NFD) Greek. Words are indexed and queried up to 200 characters.
-
-The query is never handed to the database's query language: it is tokenised here into words
-made only of word characters, and each is quoted (FTS5) or passed as data (PostgreSQL), so quotes,
-``*``, ``^``, ``NEAR``, ``:``, ``-``, parentheses, NUL or 10,000 characters are only text.
 """
 
-# ruff: noqa: S608, S611 - SQL is built from our own constants and Django's table names; what a
-# person typed only ever travels as a parameter.
+# ruff: noqa: S608 - SQL is built from our own constants and Django's table names.
 # ruff: noqa: RUF001, RUF002 - Greek and other letters here are the point, not look-alikes.
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import connections, models
-from django.db.models.expressions import RawSQL
+from .query import MAX_TERM_CHARS, _is_word_char
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.db.models import QuerySet
-
-# Past these, a query is cut: a 10,000-character paste is searched by its first words.
-MAX_TERMS = 32
-MAX_TERM_CHARS = 200
 
 FTS_TABLE = "gallery_image_search"
 KEY_TABLE = "gallery_image_search_key"
 VECTOR_COLUMN = "search_vector"
 
-
-def _is_word_char(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category[0] in "LN" or category == "Co"
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of ``query``, in order, without repeats: at most :data:`MAX_TERMS` of them."""
-    terms: list[str] = []
-    word: list[str] = []
-    for char in unicodedata.normalize("NFC", query) + " ":
-        if _is_word_char(char):
-            word.append(char)
-            continue
-        if word:
-            term = "".join(word)[:MAX_TERM_CHARS]
-            word = []
-            if term not in terms:
-                terms.append(term)
-                if len(terms) == MAX_TERMS:
-                    break
-    return terms
-
-
-def fts5_match(terms: list[str]) -> str:
-    """An FTS5 MATCH expression: every term, each a quoted prefix (``"moun"* AND "lake"*``)."""
-    # A term holds word characters only, so it never holds a quote; doubling is belt and braces.
-    return " AND ".join('"' + term.replace('"', '""') + '"*' for term in terms)
-
-
-# SQLite: the owner's matches counted by the index, up to this many, choose the plan (see below).
-FEW_MATCHES = 2_000
-# PostgreSQL: of the owner's newest SAMPLE images, at least SAMPLE_MATCHES must match for the
-# listing to lead (about a page within the first SAMPLE images walked).
-SAMPLE = 1_000
-SAMPLE_MATCHES = 24
-
-
-def _count(images: QuerySet, sql: str, params: list) -> int:
-    with connections[images.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
-def filter_images(
-    images: QuerySet, query: str, *, owner_id: object = None, whole: bool = False
-) -> QuerySet:
-    """``images`` narrowed to those matching every word of ``query`` (none if it has no words).
-
-    ``whole``: the caller wants every match (a bulk action, a ZIP), not a page of them, so the
-    matches lead whatever their number: the walk below pays a lookup per image walked, which
-    is cheap for a page of 24 and ruinous for every image of a person (45 s for 10,000).
-
-    ``owner_id`` says that ``images`` hold only that person's images (``owned_by`` sets it),
-    so that the plan can be chosen for their images alone. One cheap question first:
-
-    - SQLite: how many of the owner's images match, asked of the index (FTS5 holds the owner,
-      and prefix indexes make a short prefix one lookup), counting up to ``FEW_MATCHES``.
-    - PostgreSQL: how many of the owner's newest ``SAMPLE`` images match (a walk of the
-      ``image_owner_recent`` index). The GIN index is not asked: it reads every posting of a
-      prefix before it answers, which for a common prefix costs more than the page.
-
-    Then one of two plans, each with the same result, only the cost differs:
-
-    - Few matches: the matches lead; the database fetches those rows and sorts them (a rare
-      word or none: well under a millisecond).
-    - Many: the listing leads; the database walks the owner's images newest first, from the
-      keyset cursor on, and keeps those that match (about 80 images walked for a word in 30%).
-
-    Left to itself, each database picks one plan for every query (SQLite the first, PostgreSQL
-    the second), and each is slow where the other is fast.
-    """
-    terms = search_terms(query)
-    if not terms:
-        return images.none()
-    vendor = connections[images.db].vendor
-    table = images.model._meta.db_table
-    if vendor == "postgresql":
-        tsquery, params = "novisurf_search_query(%s)", [" ".join(terms)]
-        mine, mine_params = ("owner_id = %s", [owner_id]) if owner_id is not None else ("TRUE", [])
-        newest = (
-            f'SELECT {VECTOR_COLUMN} FROM "{table}" WHERE {mine} '
-            f"ORDER BY created_at DESC, id DESC LIMIT {SAMPLE}"
-        )
-        sampled = _count(
-            images,
-            # Stops at SAMPLE_MATCHES: for a common word, after a few dozen images.
-            f"SELECT count(*) FROM (SELECT 1 FROM ({newest}) AS newest "
-            f"WHERE {VECTOR_COLUMN} @@ {tsquery} LIMIT {SAMPLE_MATCHES}) AS found",
-            [*mine_params, *params],
-        )
-        if sampled >= SAMPLE_MATCHES and not whole:
-            # The planner walks the owner's newest images for a common word (hiding the column
-            # from the GIN index, tried, made it sort every image of the owner instead).
-            condition = f'"{table}"."{VECTOR_COLUMN}" @@ {tsquery}'
-        else:
-            # An array built once (an InitPlan) from the GIN index: the planner cannot turn it
-            # into a walk of every image the owner has.
-            condition = (
-                f'"{table}"."id" = ANY(ARRAY(SELECT id FROM "{table}" '
-                f"WHERE {mine} AND {VECTOR_COLUMN} @@ {tsquery}))"
-            )
-            params = [*mine_params, *params]
-        return images.filter(RawSQL(condition, params, output_field=models.BooleanField()))
-    if vendor == "sqlite":
-        anyones = f"body : ({fts5_match(terms)})"
-        match = anyones
-        if owner_id is not None:
-            match = f'owner : "o{str(owner_id).replace(chr(34), chr(34) * 2)}" AND {anyones}'
-        matches = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
-        counted = (
-            0
-            if whole
-            else _count(
-                images, f"SELECT count(*) FROM ({matches} LIMIT {FEW_MATCHES + 1})", [match]
-            )
-        )
-        if counted <= FEW_MATCHES or whole:
-            return images.filter(
-                pk__in=RawSQL(
-                    f"SELECT k.image_id FROM {KEY_TABLE} k WHERE k.rowid IN ({matches})", [match]
-                )
-            )
-        # The unary + keeps SQLite from leading with the matches; the set of matching rowids is
-        # built once, and each image walked costs one lookup of its key. That set is everyone's:
-        # the walk keeps to the owner anyway, and intersecting with the owner's postings costs
-        # more than the rows it saves.
-        condition = (
-            f'+(SELECT k.rowid FROM {KEY_TABLE} k WHERE k.image_id = "{table}"."id") IN ({matches})'
-        )
-        return images.filter(RawSQL(condition, [anyones], output_field=models.BooleanField()))
-    # Another database: no index, the same words matched as substrings.
-    condition = models.Q()
-    for term in terms:
-        condition &= (
-            models.Q(prompt__icontains=term)
-            | models.Q(revised_prompt__icontains=term)
-            | models.Q(tags__name__icontains=term)
-        )
-    return images.filter(condition).distinct()
-
-
-# -- the index's schema: installed by migration 0003, rebuilt by `manage.py rebuild_search_index` --
+# What an imported file's ``metadata["settings"]`` holds that is worth finding by its words.
+SEARCHED_SETTINGS = (
+    "Model",
+    "Sampler",
+    "sampler_name",
+    "scheduler",
+    "Schedule type",
+    "VAE",
+    "Seed",
+    "seed",
+)
 
 
 def _word_class() -> str:
@@ -250,6 +107,10 @@ class Schema:
       is planned afresh on every call, its 10 kB word class with it (milliseconds); ``plpgsql``
       keeps its plan for the session.
 
+    - ``metadata``: the body holds an imported file's settings too (:data:`SEARCHED_SETTINGS`),
+      FTS5 has a ``model`` column, and PostgreSQL's vector keeps the words' positions (phrases
+      need them) with the model's words at weight A.
+
     A PostgreSQL GIN index does not gain from the owner (a prefix's posting lists are read
     whole either way), and a composite (owner_id, vector) GIN needs the btree_gin extension.
     """
@@ -257,27 +118,49 @@ class Schema:
     fts5_owner: bool = False
     fts5_prefix: str = ""
     pg_query_function: str = "sql"
+    metadata: bool = False
 
 
 SCHEMA_0003 = Schema()
 SCHEMA_0004 = Schema(fts5_owner=True, fts5_prefix="1 2 3 4", pg_query_function="plpgsql")
+# Prefixes up to 12 characters are one lookup each: a longer word typed is a merge of every
+# indexed word that starts with it, which for a common word costs tens of milliseconds a probe.
+SCHEMA_0005 = Schema(
+    fts5_owner=True,
+    fts5_prefix="1 2 3 4 5 6 7 8 9 10 11 12",
+    pg_query_function="plpgsql",
+    metadata=True,
+)
 # What the latest migration installs, and what the queries and `rebuild_search_index` expect.
-CURRENT_SCHEMA = SCHEMA_0004
+CURRENT_SCHEMA = SCHEMA_0005
 
 
-def _sqlite_document(tables: Tables, alias: str) -> str:
-    return (
+def _sqlite_document(tables: Tables, alias: str, schema: Schema) -> str:
+    document = (
         f"{alias}.prompt || ' ' || {alias}.revised_prompt || ' ' || coalesce(("
         f"SELECT group_concat(t.name, ' ') FROM {tables.tagged} ti "
         f"JOIN {tables.tag} t ON t.id = ti.tag_id WHERE ti.content_object_id = {alias}.id), '')"
+    )
+    if not schema.metadata:
+        return document
+    keys = ", ".join(f"'{key}'" for key in SEARCHED_SETTINGS)
+    meta = f"{alias}.metadata"
+    return (
+        f"{document} || ' ' || CASE WHEN json_valid({meta}) AND json_type({meta}) = 'object' "
+        f"THEN coalesce(json_extract({meta}, '$.negative_prompt'), '') || ' ' || "
+        f"coalesce(json_extract({meta}, '$.model'), '') || ' ' || coalesce(("
+        f"SELECT group_concat(s.value, ' ') FROM json_each({meta}, '$.settings') s "
+        f"WHERE s.key IN ({keys})), '') ELSE '' END"
     )
 
 
 def _sqlite_index(tables: Tables, schema: Schema) -> str:
     """``INSERT INTO`` the index ``SELECT`` images ``i`` with their keys ``k`` (WHERE to add)."""
-    columns, values = "rowid, body", f"k.rowid, {_sqlite_document(tables, 'i')}"
+    columns, values = "rowid, body", f"k.rowid, {_sqlite_document(tables, 'i', schema)}"
     if schema.fts5_owner:
         columns, values = f"{columns}, owner", f"{values}, 'o' || i.owner_id"
+    if schema.metadata:
+        columns, values = f"{columns}, model", f"{values}, i.model"
     return (
         f"INSERT INTO {FTS_TABLE}({columns}) SELECT {values} "
         f"FROM {tables.image} i JOIN {KEY_TABLE} k ON k.image_id = i.id"
@@ -298,8 +181,12 @@ def sqlite_install(tables: Tables, schema: Schema = CURRENT_SCHEMA) -> list[str]
         return _sqlite_refresh(tables, image_id, schema)
 
     columns = "body, owner" if schema.fts5_owner else "body"
+    if schema.metadata:
+        columns += ", model"
     prefix = f", prefix = '{schema.fts5_prefix}'" if schema.fts5_prefix else ""
     watched = "id, prompt, revised_prompt" + (", owner_id" if schema.fts5_owner else "")
+    if schema.metadata:
+        watched += ", model, metadata"
     return [
         f"CREATE TABLE {KEY_TABLE} (rowid INTEGER PRIMARY KEY, image_id char(32) NOT NULL UNIQUE)",
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({columns}, "
@@ -364,10 +251,58 @@ def postgresql_install(
         query = f"LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$ BEGIN RETURN ({query}); END $fn$"
     else:
         query = f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ {query} $fn$"
-    columns = "prompt, revised_prompt, id"
+    columns = _pg_columns(schema)
     new_columns = ", ".join(f"NEW.{column}" for column in columns.split(", "))
-    arguments = "prompt text, revised_prompt text, image_id uuid"
     reindex = f"UPDATE {image} SET {VECTOR_COLUMN} = novisurf_image_search_vector({columns})"
+    body = (
+        "coalesce(prompt, '') || ' ' || "
+        "coalesce(revised_prompt, '') || ' ' || coalesce((SELECT string_agg(t.name, ' ') "
+        f"FROM {tagged} ti JOIN {tag} t ON t.id = ti.tag_id "
+        "WHERE ti.content_object_id = image_id), '')"
+    )
+    statements: list[str] = []
+    if schema.metadata:
+        keys = ", ".join(f"'{key}'" for key in SEARCHED_SETTINGS)
+        settings = (
+            "CASE WHEN jsonb_typeof(metadata -> 'settings') = 'object' "
+            "THEN metadata -> 'settings' ELSE '{}'::jsonb END"
+        )
+        body += (
+            " || ' ' || CASE WHEN jsonb_typeof(metadata) = 'object' THEN "
+            "coalesce(metadata ->> 'negative_prompt', '') || ' ' || "
+            "coalesce(metadata ->> 'model', '') || ' ' || coalesce((SELECT "
+            f"string_agg(s.value, ' ') FROM jsonb_each_text({settings}) s "
+            f"WHERE s.key IN ({keys})), '') ELSE '' END"
+        )
+        # A word quoted for tsvector's and tsquery's syntax: backslashes and quotes doubled.
+        quoted = r"'''' || replace(replace(w.word, '\', '\\'), '''', '''''') || ''''"
+
+        def lexemes(source: str, weight: str) -> str:
+            # Each word at its position (phrases need them), with its weight.
+            return (
+                f"coalesce((SELECT string_agg({quoted} || ':' || least(w.n, 16383) || '{weight}'"
+                f", ' ') FROM unnest(novisurf_search_words({source})) "
+                "WITH ORDINALITY AS w(word, n)), '')"
+            )
+
+        vector = f"SELECT ({lexemes(body, '')} || ' ' || {lexemes('model', 'A')})::tsvector"
+        statements = [
+            # The words of a text in order, repeats kept: what a positional vector is made of.
+            "CREATE FUNCTION novisurf_search_words(doc text) RETURNS text[] "
+            "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ "
+            f"SELECT coalesce(array_agg(left(w.word, {MAX_TERM_CHARS}) ORDER BY w.n), '{{}}') "
+            f"FROM regexp_split_to_table({folded}, '[^{_word_class()}]+') "
+            "WITH ORDINALITY AS w(word, n) WHERE w.word <> '' $fn$",
+            # One typed word as tsquery text: its folded word(s), each a prefix of this weight
+            # ('D' the body, 'A' the model). The word comes as data and is quoted here.
+            "CREATE FUNCTION novisurf_search_term(word text, weight text) RETURNS text "
+            "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$ BEGIN RETURN (SELECT '(' || "
+            f"coalesce(string_agg({quoted} || ':*' || weight, ' <-> ' ORDER BY w.n), "
+            "'''''') || ')' FROM unnest(novisurf_search_words(word)) "
+            "WITH ORDINALITY AS w(word, n)); END $fn$",
+        ]
+    else:
+        vector = f"SELECT array_to_tsvector(novisurf_search_lexemes({body}))"
     return [
         # The words of a text, folded: what the index holds and what a query term becomes.
         "CREATE FUNCTION novisurf_search_lexemes(doc text) RETURNS text[] "
@@ -375,13 +310,10 @@ def postgresql_install(
         f"SELECT coalesce(array_agg(DISTINCT left(word, {MAX_TERM_CHARS})), '{{}}') "
         f"FROM regexp_split_to_table({folded}, '[^{_word_class()}]+') AS word "
         "WHERE word <> '' $fn$",
+        *statements,
         f"CREATE FUNCTION novisurf_search_query(query text) RETURNS tsquery {query}",
-        f"CREATE FUNCTION novisurf_image_search_vector({arguments}) "
-        "RETURNS tsvector LANGUAGE sql STABLE AS $fn$ "
-        "SELECT array_to_tsvector(novisurf_search_lexemes(coalesce(prompt, '') || ' ' || "
-        "coalesce(revised_prompt, '') || ' ' || coalesce((SELECT string_agg(t.name, ' ') "
-        f"FROM {tagged} ti JOIN {tag} t ON t.id = ti.tag_id "
-        "WHERE ti.content_object_id = image_id), ''))) $fn$",
+        f"CREATE FUNCTION novisurf_image_search_vector({_pg_arguments(schema)}) "
+        f"RETURNS tsvector LANGUAGE sql STABLE AS $fn$ {vector} $fn$",
         f"ALTER TABLE {image} ADD COLUMN {VECTOR_COLUMN} tsvector",
         f'CREATE INDEX "gallery_image_search_gin" ON {image} USING gin ({VECTOR_COLUMN})',
         "CREATE FUNCTION novisurf_image_search_row() RETURNS trigger LANGUAGE plpgsql AS $fn$ "
@@ -403,6 +335,16 @@ def postgresql_install(
     ]
 
 
+def _pg_columns(schema: Schema) -> str:
+    """The image's columns the vector is made of, in the order the function takes them."""
+    return "prompt, revised_prompt, id" + (", model, metadata" if schema.metadata else "")
+
+
+def _pg_arguments(schema: Schema) -> str:
+    arguments = "prompt text, revised_prompt text, image_id uuid"
+    return arguments + (", model text, metadata jsonb" if schema.metadata else "")
+
+
 def postgresql_uninstall(tables: Tables) -> list[str]:
     image, tagged, tag = (f'"{name}"' for name in (tables.image, tables.tagged, tables.tag))
     return [
@@ -414,6 +356,9 @@ def postgresql_uninstall(tables: Tables) -> list[str]:
         "DROP FUNCTION IF EXISTS novisurf_image_search_row()",
         f"ALTER TABLE {image} DROP COLUMN IF EXISTS {VECTOR_COLUMN}",
         "DROP FUNCTION IF EXISTS novisurf_image_search_vector(text, text, uuid)",
+        "DROP FUNCTION IF EXISTS novisurf_image_search_vector(text, text, uuid, text, jsonb)",
+        "DROP FUNCTION IF EXISTS novisurf_search_term(text, text)",
+        "DROP FUNCTION IF EXISTS novisurf_search_words(text)",
         "DROP FUNCTION IF EXISTS novisurf_search_query(text)",
         "DROP FUNCTION IF EXISTS novisurf_search_lexemes(text)",
     ]
@@ -472,7 +417,7 @@ def rebuild(
         elif connection.vendor == "postgresql":
             cursor.execute(
                 f'UPDATE "{tables.image}" SET {VECTOR_COLUMN} = '
-                "novisurf_image_search_vector(prompt, revised_prompt, id)"
+                f"novisurf_image_search_vector({_pg_columns(schema)})"
             )
         cursor.execute(f'SELECT count(*) FROM "{tables.image}"')
         return cursor.fetchone()[0]
