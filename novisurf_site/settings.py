@@ -109,6 +109,9 @@ AXES_CLIENT_IP_CALLABLE = "novisurf_site.lockout.client_ip"
 # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default, so that a
 # header a client made up never picks the address a lockout counts against.
 NOVISURF_TRUSTED_PROXIES = env.list("NOVISURF_TRUSTED_PROXIES", default=[])
+# Hosts (names or addresses) whose private addresses a provider's result URLs may point to,
+# besides the provider's own origin: none by default (no request forgery into the network).
+NOVISURF_PRIVATE_DOWNLOAD_HOSTS = env.list("NOVISURF_PRIVATE_DOWNLOAD_HOSTS", default=[])
 AXES_VERBOSE = False
 
 # Content-Security-Policy on every page (django-csp): scripts and styles only from this site,
@@ -335,6 +338,8 @@ NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 NOVISURF_USER_MONTHLY_BUDGET = Decimal(env.str("NOVISURF_USER_MONTHLY_BUDGET", default="0"))
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# Housekeeping steps of other apps, run by the workers' housekeeping round (hourly).
+NOVISURF_HOUSEKEEPING = ["api.services.issued_strays_sweep"]
 # "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
 NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
 # Bulk actions on more images than this run in the background, with a progress page.
