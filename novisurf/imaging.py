@@ -590,6 +590,25 @@ def as_edit_source(data: bytes, *, format: str, width: int, height: int) -> tupl
     return buffer.getvalue(), "image/png"
 
 
+def png_text_keywords(png: bytes) -> set[str]:
+    """The keywords of a PNG's text chunks (tEXt, zTXt, iTXt), read from the chunk headers
+    without decoding the image; an empty set for anything that is not a PNG."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return set()
+    found: set[str] = set()
+    at = 8
+    while at + 8 <= len(png):
+        length = struct.unpack(">I", png[at : at + 4])[0]
+        kind = png[at + 4 : at + 8]
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            body = png[at + 8 : at + 8 + min(length, 80)]
+            found.add(body.split(b"\x00", 1)[0].decode("latin-1"))
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    return found
+
+
 def embed_png_text(png: bytes, keyword: str, text: str) -> bytes:
     """The same PNG with a text chunk added after IHDR; the pixel data is untouched.
 
