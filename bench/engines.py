@@ -328,6 +328,7 @@ def _comfy_direct(session: requests.Session, url: str) -> None:
         f"ws://{url.split('://')[1]}/ws?clientId={client_id}", timeout=10
     )
     try:
+        ws.recv()  # the server's "status" greeting: the client id is registered
         values = {
             "prompt": "a bench",
             "negative_prompt": "",
