@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import io
@@ -35,7 +36,7 @@ from novisurf.protocol import (
 )
 
 from . import budgets, keeping, renderers
-from .models import KEY_PREFIX, ApiKey, IssuedImage
+from .models import KEY_PREFIX, ApiKey, IssuedImage, issued_image_upload_to
 from .renderers import StreamEvent
 
 # last_used_at is written at most this often per key, so that a busy key does not turn every
@@ -459,9 +460,49 @@ def _open_checked(upload: InputFile, which: str) -> tuple[tuple[int, int], bool]
 
 def issued_image_create(*, api_key: ApiKey | None, data: bytes, content_type: str) -> IssuedImage:
     issued = IssuedImage(api_key=api_key, content_type=content_type)
-    issued.file.save(f"image{EXTENSIONS.get(content_type, '.bin')}", ContentFile(data), save=False)
-    issued.save()
+    storage = IssuedImage._meta.get_field("file").storage
+    name = issued_image_upload_to(issued, f"image{EXTENSIONS.get(content_type, '.bin')}")
+    try:
+        issued.file.name = storage.save(name, ContentFile(data))
+        issued.save()
+    except BaseException:
+        # A write that failed part way (a full disk) leaves no partial file behind.
+        with contextlib.suppress(Exception):
+            storage.delete(issued.file.name or name)
+        raise
     return issued
+
+
+def issued_strays_sweep(*, now=None, limit: int = 1000) -> int:
+    """Files under ``api-results/`` that no row names (a write whose row never committed),
+    older than a URL's lifetime: deleted. Run by housekeeping (NOVISURF_HOUSEKEEPING)."""
+    storage = IssuedImage._meta.get_field("file").storage
+    cutoff = (now or timezone.now()) - timedelta(seconds=URL_LIFETIME_SECONDS)
+    removed = 0
+    for name in _walk(storage, "api-results"):
+        if removed >= limit:
+            break
+        if IssuedImage.objects.filter(file=name).exists():
+            continue
+        try:
+            if storage.get_modified_time(name) >= cutoff:
+                continue
+            storage.delete(name)
+        except (OSError, NotImplementedError):
+            continue
+        removed += 1
+    return removed
+
+
+def _walk(storage, folder: str):
+    try:
+        directories, files = storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for directory in directories:
+        yield from _walk(storage, f"{folder}/{directory}")
 
 
 def issued_image_path(issued: IssuedImage) -> str:

@@ -46,6 +46,8 @@ from .models import IssuedImage
 from .renderers import StreamEvent
 
 logger = logging.getLogger(__name__)
+# The same as gallery.delivery.SVG_POLICY (the apps share no code): no script, nothing loaded.
+ISSUED_FILE_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Which provider served an answer (the built-in renderer is "novisurf").
 PROVIDER_HEADER = "x-novisurf-provider"
 # What an answer cost, USD as a decimal string; an answer that made no image cost nothing.
@@ -83,6 +85,18 @@ def api_view(methods: tuple[str, ...]):
             try:
                 return view(request, *args, **kwargs)
             except ProtocolError as error:
+                return error_response(error)
+            except OSError:
+                # Storage that cannot be written (a full disk, a bucket down): a fault of ours
+                # that passes, so a 503 the client retries, not a 500.
+                logger.exception("Storage failed in %s", request.path)
+                error = ProtocolError(
+                    "The server cannot store images right now; try again shortly.",
+                    status=503,
+                    type="server_error",
+                    code="storage_unavailable",
+                )
+                error.retry_after = 30
                 return error_response(error)
             except Exception:
                 logger.exception("Unexpected error in %s", request.path)
@@ -353,6 +367,10 @@ def issued_image(request: HttpRequest, token: str) -> FileResponse:
         ) from None
     response = FileResponse(handle, content_type=issued.content_type)
     response["Cache-Control"] = "private, max-age=3600"
+    # Inert whatever it is (an SVG from a provider may carry script): the policy the gallery
+    # gives its originals.
+    response["Content-Security-Policy"] = ISSUED_FILE_POLICY
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -112,7 +112,7 @@ class GenerationForm(forms.Form):
             return {}
         try:
             options = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise forms.ValidationError("The options are not valid JSON.") from None
         if not isinstance(options, dict):
             raise forms.ValidationError("The options must be a JSON object.")

@@ -21,6 +21,7 @@ urlpatterns = [
         name="generation-cancel",
     ),
     path("images/<uuid:image_id>/", views.image_detail, name="image"),
+    path("compare", views.image_compare, name="compare"),
     path("images/<uuid:image_id>/original", views.image_file, name="image-file"),
     path("images/<uuid:image_id>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
     path("images/<uuid:image_id>/download", views.image_download, name="image-download"),

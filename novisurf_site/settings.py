@@ -109,6 +109,9 @@ AXES_CLIENT_IP_CALLABLE = "novisurf_site.lockout.client_ip"
 # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default, so that a
 # header a client made up never picks the address a lockout counts against.
 NOVISURF_TRUSTED_PROXIES = env.list("NOVISURF_TRUSTED_PROXIES", default=[])
+# Hosts (names or addresses) whose private addresses a provider's result URLs may point to,
+# besides the provider's own origin: none by default (no request forgery into the network).
+NOVISURF_PRIVATE_DOWNLOAD_HOSTS = env.list("NOVISURF_PRIVATE_DOWNLOAD_HOSTS", default=[])
 AXES_VERBOSE = False
 
 # Content-Security-Policy on every page (django-csp): scripts and styles only from this site,
@@ -292,6 +295,11 @@ NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default
 NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
 # Requests in flight to that upstream at once (per process); more wait, then get a 429.
 NOVISURF_UPSTREAM_MAX_CONCURRENCY = env.int("NOVISURF_UPSTREAM_MAX_CONCURRENCY", default=8)
+# Built-in renders in this many helper processes (0: in the web process), so that one web
+# process keeps several cores busy; `make run` asks for one per core. Renders smaller than
+# NOVISURF_RENDER_POOL_MIN_PIXELS (width x height x n) stay in the web process: cheaper there.
+NOVISURF_RENDER_PROCESSES = env.int("NOVISURF_RENDER_PROCESSES", default=0)
+NOVISURF_RENDER_POOL_MIN_PIXELS = env.int("NOVISURF_RENDER_POOL_MIN_PIXELS", default=512 * 512)
 # The providers, aliases and models the endpoint routes to (TOML; see the README). Empty: the
 # built-in renderer and the upstream above only. A wrong file stops startup.
 NOVISURF_PROVIDERS_FILE = env.str("NOVISURF_PROVIDERS_FILE", default="")
@@ -330,6 +338,8 @@ NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 NOVISURF_USER_MONTHLY_BUDGET = Decimal(env.str("NOVISURF_USER_MONTHLY_BUDGET", default="0"))
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# Housekeeping steps of other apps, run by the workers' housekeeping round (hourly).
+NOVISURF_HOUSEKEEPING = ["api.services.issued_strays_sweep"]
 # "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
 NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
 # Bulk actions on more images than this run in the background, with a progress page.

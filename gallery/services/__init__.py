@@ -57,6 +57,7 @@ from .queue import (
     workers_alive,
 )
 from .runner import generation_run, generation_work
+from .spending import budget_check, generation_cost_record
 from .storage_check import StorageReport, storage_check
 from .tags import TagNameInvalid, TagRenamed, tag_delete, tag_rename
 from .trash import (
@@ -91,6 +92,7 @@ __all__ = [
     "board_images_add",
     "board_images_remove",
     "board_rename",
+    "budget_check",
     "bulk_action_run",
     "bulk_action_start",
     "bulk_apply",
@@ -106,6 +108,7 @@ __all__ = [
     "files_sweep",
     "generation_cancel",
     "generation_claim_next",
+    "generation_cost_record",
     "generation_create",
     "generation_pick",
     "generation_retry",

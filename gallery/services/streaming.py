@@ -134,5 +134,7 @@ def record_usage(generation: Generation, usage) -> None:
     generation.usage = usage
     for name in ("input_tokens", "output_tokens", "total_tokens"):
         value = usage.get(name)
-        setattr(generation, name, value if isinstance(value, int) and value >= 0 else None)
+        # A count the column cannot hold (2**70 from a broken provider) is not kept as a column.
+        fits = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
+        setattr(generation, name, value if fits else None)
     generation.save(update_fields=["usage", "input_tokens", "output_tokens", "total_tokens"])

@@ -35,27 +35,17 @@ def boards_of(image) -> list:
     return selectors.image_boards(image=image)
 
 
-def _request_body(image) -> dict:
-    """The request that makes an image like this one again, as the endpoint takes it."""
-    generation = image.generation
-    body: dict = {"model": image.model, "prompt": image.prompt}
-    if generation is not None:
-        body["n"] = generation.n
-        body["size"] = generation.size
-        body.update({k: v for k, v in (generation.options or {}).items() if v not in (None, "")})
-    else:
-        body["n"] = 1
-        body["size"] = image.size
-    return body
-
-
 @register.simple_tag(takes_context=True)
 def api_call(context, image) -> dict:
     """``curl`` and Python (``openai`` SDK) calls that make the same request against this
     site's endpoint; the key is a placeholder, never a real one."""
+    from ..parameters import settings_carry
+    from ..provider_client import model_choices
+
     request = context["request"]
     base = request.build_absolute_uri("/v1")
-    body = _request_body(image)
+    carried = settings_carry(image=image, available=[model for model, _ in model_choices()])
+    body = carried.body
     curl = "\n".join(
         [
             f"curl {base}/images/generations \\",
@@ -71,7 +61,7 @@ def api_call(context, image) -> dict:
         f"result = client.images.generate(\n{arguments})\n"
         "print(result.data[0].url or result.data[0].b64_json[:80])\n"
     )
-    return {"curl": curl, "python": python}
+    return {"curl": curl, "python": python, "dropped": carried.dropped}
 
 
 @register.simple_tag(takes_context=True)

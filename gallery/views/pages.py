@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 def image_or_404(request: HttpRequest, image_id) -> Image:
     try:
         return selectors.image_get(owner=request.user, image_id=image_id)
-    except Image.DoesNotExist:
+    except (Image.DoesNotExist, ValidationError, ValueError):
+        # ValidationError: an id that is not a UUID at all (a hand-made form) names no image.
         raise Http404("No such image.") from None
 
 
@@ -66,9 +68,10 @@ def listing_url(listing: Listing) -> str:
     return reverse("gallery:home") + (f"?{query}" if query else "")
 
 
-def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
+def _form_initial(request: HttpRequest) -> tuple[dict, bool, list[str]]:
     """The form's starting values: an image's settings (``?from=<id>``, "Use these settings"),
-    else the last generation's. The second value says whether to show the options open."""
+    else the last generation's. Then whether to show the options open, and what of the image's
+    settings the form could not take (said beside the form, never dropped silently)."""
     source = request.GET.get("from", "")
     if source:
         try:
@@ -76,31 +79,37 @@ def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
         except (ValueError, Image.DoesNotExist):
             image = None
         if image is not None:
-            generation = image.generation
-            return {
-                "prompt": image.prompt,
-                "model": image.model,
-                "size": image.size,
-                "n": generation.n if generation else 1,
-                "response_format": (
-                    generation.response_format if generation else DEFAULT_RESPONSE_FORMAT
-                ),
-                "tags": ", ".join(t.name for t in image.tag_list),
-                "options": json.dumps(generation.options)
-                if generation and generation.options
-                else "",
-                "parent_image": image.pk,
-            }, True
+            from ..parameters import settings_carry
+
+            carried = settings_carry(image=image, available=[model for model, _ in model_choices()])
+            body = dict(carried.body)
+            fields = {name: body.pop(name, None) for name in ("prompt", "model", "n", "size")}
+            response_format = body.pop("response_format", None) or DEFAULT_RESPONSE_FORMAT
+            return (
+                {
+                    **fields,
+                    "response_format": response_format,
+                    "tags": ", ".join(t.name for t in image.tag_list),
+                    "options": json.dumps(body) if body else "",
+                    "parent_image": image.pk,
+                },
+                True,
+                carried.dropped,
+            )
     last = selectors.generation_last(owner=request.user)
     if last is None:
-        return {}, False
-    return {
-        "model": last.model,
-        "n": last.n,
-        "size": last.size,
-        "response_format": last.response_format,
-        "tags": ", ".join(last.tag_names),
-    }, False
+        return {}, False, []
+    return (
+        {
+            "model": last.model,
+            "n": last.n,
+            "size": last.size,
+            "response_format": last.response_format,
+            "tags": ", ".join(last.tag_names),
+        },
+        False,
+        [],
+    )
 
 
 def _search_summary(request: HttpRequest, listing: Listing, board: Board | None) -> dict:
@@ -142,8 +151,9 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
     if listing.query:
         context.update(_search_summary(request, listing, board))
     options_open = bool(form is not None and form.errors)
+    settings_dropped: list[str] = []
     if form is None:
-        initial, options_open = _form_initial(request)
+        initial, options_open, settings_dropped = _form_initial(request)
         form = GenerationForm(initial=initial, model_choices=model_choices())
     return render(
         request,
@@ -152,6 +162,7 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
             **context,
             "form": form,
             "options_open": options_open,
+            "settings_dropped": settings_dropped,
             "tags": selectors.tag_names(owner=request.user),
             "recent": selectors.generation_list_recent(owner=request.user),
             "live_since": live.latest_event_id(owner=request.user),
@@ -264,6 +275,23 @@ def image_detail(request: HttpRequest, image_id) -> HttpResponse:
     return image_page_render(request, image, TagForm())
 
 
+# Shown elsewhere on the image's page: its heading, the revised prompt, and the first rows.
+_SHOWN_APART = {"Prompt", "Revised prompt", "Model", "Size"}
+
+
+def _shown_parameters(image: Image) -> list:
+    """The rest of what is known of how the image was made (negative prompt, seed, steps,
+    sampler, CFG scale, options, source), for the page's list of parameters."""
+    from ..parameters import image_parameters_table
+
+    made_with_key = image.generation_id and image.generation.source == "api"
+    return [
+        p
+        for p in image_parameters_table(image)
+        if p.label not in _SHOWN_APART and not (made_with_key and p.label == "Source")
+    ]
+
+
 def image_page_render(
     request: HttpRequest, image: Image, tag_form: TagForm, status: int = 200, **extra
 ) -> HttpResponse:
@@ -287,6 +315,7 @@ def image_page_render(
         "gallery/image.html",
         {
             "image": image,
+            "parameters": _shown_parameters(image),
             "tag_form": tag_form,
             "listing": listing,
             "board": board,

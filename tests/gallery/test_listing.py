@@ -147,3 +147,12 @@ def test_a_listing_reads_back_what_it_writes():
             listing = Listing.from_params({"favourites": favourites, "tag": tag, "q": "a  b"})
             assert Listing.from_params(listing.params()) == listing
             assert Listing.from_form(dict(listing.form_fields())) == listing
+
+
+def test_the_trash_page_and_its_select_all_hold_the_same_images(client, library, user):
+    services.images_trash(owner=user, images=Image.objects.filter(owner=user, is_favourite=False))
+    shown = TILE.findall(client.get("/trash/").content.decode())
+    asked = client.post("/selection", {"action": "restore", "all": "1"}).content.decode()
+    assert len(shown) == 6 and f"Restore all {len(shown)} images in the trash?" in asked
+    client.post("/selection", {"action": "restore", "all": "1", "confirmed": "1"})
+    assert Image.objects.filter(owner=user, trashed_at__isnull=False).count() == 0

@@ -1275,6 +1275,22 @@ def test_nobody_hears_another_persons_events(other_client, make_image, settings)
     assert bad.status_code == 404
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_live_stream_ends_at_logout(client_in, make_image, settings, user):
+    from django.contrib.sessions.models import Session
+
+    from gallery.live import latest_event_id
+
+    settings.GALLERY_LIVE_WSGI_SECONDS = 5  # the stream's own end, should the logout be missed
+    response = client_in.get(reverse("gallery:events"), {"since": latest_event_id(owner=user)})
+    chunks = iter(response.streaming_content)
+    assert b"retry" in next(chunks)
+    Session.objects.all().delete()  # logged out, in this tab or another
+    make_image("made after the logout")
+    rest = b"".join(chunks)
+    assert b"event: tile" not in rest
+
+
 @pytest.mark.django_db
 def test_usage_never_says_none_for_generations_without_usage(client, user):
     from gallery.models import Generation
