@@ -10,14 +10,28 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ("revoked_at",)
     search_fields = ("prefix", "name", "owner__username")
     readonly_fields = ("prefix", "created_at", "last_used_at")
-    fields = ("owner", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        "owner",
+        "name",
+        "prefix",
+        "keep_images",
+        "monthly_budget",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     actions = ("revoke",)
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
         # A new key is made by the service, which shows the raw key this once.
-        api_key, raw_key = services.apikey_create(owner=obj.owner, name=obj.name)
+        api_key, raw_key = services.apikey_create(
+            owner=obj.owner,
+            name=obj.name,
+            keep_images=obj.keep_images,
+            monthly_budget=obj.monthly_budget,
+        )
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
             api_key.pk,
             api_key.prefix,

@@ -47,6 +47,8 @@ from .renderers import StreamEvent
 logger = logging.getLogger(__name__)
 # Which provider served an answer (the built-in renderer is "novisurf").
 PROVIDER_HEADER = "x-novisurf-provider"
+# What an answer cost, USD as a decimal string; an answer that made no image cost nothing.
+COST_HEADER = "x-novisurf-cost"
 
 
 def error_response(error: ProtocolError) -> JsonResponse:
@@ -221,6 +223,20 @@ def _count_request(api_key) -> None:
         )
 
 
+def costed(view):
+    """Every answer of an image endpoint says what it cost, refusals ("0.00") included."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if COST_HEADER not in response:
+            response[COST_HEADER] = usd_text(Decimal(0))
+        return response
+
+    return wrapper
+
+
+@costed
 @api_view(("POST",))
 def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
@@ -231,6 +247,7 @@ def images_generations(request: HttpRequest) -> HttpResponse:
     return _answer(request, generation, api_key)
 
 
+@costed
 @api_view(("POST",))
 def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
@@ -256,7 +273,7 @@ def _answer(request: HttpRequest, generation: GenerationRequest, api_key) -> Htt
 
 def _priced(response: HttpResponse, *, provider: str, cost: Decimal) -> HttpResponse:
     response[PROVIDER_HEADER] = provider
-    response["x-novisurf-cost"] = usd_text(cost)
+    response[COST_HEADER] = usd_text(cost)
     return response
 
 

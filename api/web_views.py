@@ -26,7 +26,7 @@ class KeySettingsForm(forms.Form):
         min_value=0,
         max_digits=12,
         decimal_places=2,
-        help_text="Empty: no limit of its own (your own monthly budget still applies).",
+        help_text="Empty: none of its own (yours still applies).",
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
 

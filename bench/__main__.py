@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             gallery_page,
             gallery_store,
             hotpaths,
+            keeping,
             organise,
             renderer,
             search,
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         modules = [
             renderer,
             endpoint,
+            keeping,
             gallery_store,
             gallery_page,
             gallery_live,

@@ -119,6 +119,7 @@ def run(report: Report) -> None:
                 "includes keeping the image in the key owner's gallery"
             )
             _first_partial(report, comfy, post)
+            _first_partial_a1111(report, webui)
 
 
 def _config(kind: str, url: str, key: str, options: dict):
@@ -277,6 +278,35 @@ def _first_partial(report: Report, comfy, post) -> None:
         f"the fake waits {format_seconds(comfy.step_delay)} a step; the difference is the "
         "websocket, the queueing and the event"
     )
+
+
+def _first_partial_a1111(report: Report, webui) -> None:
+    """A1111 shows its work through /sdapi/v1/progress, which the adapter asks while the
+    request runs: the first partial image against the moment the fake had its first preview."""
+    from api.renderers.a1111 import A1111Renderer
+
+    webui.steps = 4
+    webui.step_delay = 0.05
+    renderer = A1111Renderer(_config("a1111", webui.url, "", {}))
+    ours, theirs = [], []
+    for _ in range(7):
+        start = time.perf_counter()
+        job = len(webui.checkpoints_used) + 1
+        first = None
+        for event in renderer.stream(_request("sd", stream=True, partial_images=2)):
+            if first is None and (event.event or "").endswith("partial_image"):
+                first = time.perf_counter() - start
+        if first is None or job not in webui.first_preview_at:
+            raise RuntimeError("a1111: the stream had no partial image")
+        ours.append(first)
+        theirs.append(webui.first_preview_at[job] - start)
+    report.row(
+        "a1111: first partial_image, adapter",
+        statistics.median(ours),
+        "fake's first preview ready",
+        statistics.median(theirs),
+    )
+    report.note("A1111 has no push: its preview is asked for, first after 0.1 s, then more slowly")
 
 
 # -- each engine called directly: the least its own client does -------------------------------

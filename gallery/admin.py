@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from . import selectors
-from .models import Generation, Image
+from .models import Generation, Image, UserLimits
 
 
 @admin.register(Generation)
@@ -36,3 +36,12 @@ class ImageAdmin(admin.ModelAdmin):
     list_filter = ("model", "format")
     search_fields = ("prompt", "content_hash")
     readonly_fields = ("id", "content_hash", "file_size", "width", "height", "created_at")
+
+
+@admin.register(UserLimits)
+class UserLimitsAdmin(admin.ModelAdmin):
+    """Per-person limits where they differ from the site's: empty fields take the site's."""
+
+    list_display = ("user", "max_running", "images_per_day", "max_bytes", "monthly_budget")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)

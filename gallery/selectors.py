@@ -6,8 +6,23 @@ Listings are keyset-paginated: a page is "the next N after this (created_at, id)
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, UUIDField
-from django.db.models.functions import Lower, TruncDate
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    UUIDField,
+)
+from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from . import search
 from .listing import NEWEST, Cursor, ImagePage, Listing
@@ -424,3 +439,80 @@ def image_lineage(*, image: Image, limit: int = 24) -> dict:
     if parent is not None:
         made_by = "edited" if generation.kind == Generation.Kind.EDIT else "remixed"
     return {"made_from": parent, "made_by": made_by, "edited_into": children}
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One row of the usage page and its CSV: a day's images of one person by one source, key,
+    model and provider, and what they cost (USD)."""
+
+    day: date
+    person: str
+    source: str
+    key: str
+    model: str
+    provider: str
+    images: int
+    cost: Decimal
+
+
+def usage_rows(*, owner=None, start: datetime, end: datetime) -> list[UsageRow]:
+    """Images made and their cost between ``start`` and ``end``, per day (newest first), source,
+    key, model and provider: ``owner``'s, or everyone's when ``owner`` is None (staff).
+    Imported images count under "import", at no cost."""
+    generations = Generation.objects.filter(created_at__gte=start, created_at__lt=end)
+    imports = Image.objects.filter(
+        generation__isnull=True, created_at__gte=start, created_at__lt=end
+    )
+    if owner is not None:
+        generations, imports = generations.filter(owner=owner), imports.filter(owner=owner)
+    # Images counted per generation in a subquery: a join would repeat each generation's cost
+    # once per image in the sum.
+    per_generation = (
+        Image.objects.filter(generation=OuterRef("pk"))
+        .values("generation")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    made = (
+        generations.annotate(
+            day=TruncDate("created_at"),
+            made=Coalesce(Subquery(per_generation, output_field=IntegerField()), 0),
+        )
+        .values("day", "owner__username", "source", "api_key_name", "model", "provider")
+        .annotate(images=Sum("made"), cost=Sum("cost"))
+        .filter(Q(images__gt=0) | Q(cost__gt=0))
+    )
+    imported = (
+        imports.annotate(day=TruncDate("created_at"))
+        .values("day", "owner__username", "model")
+        .annotate(images=Count("id"))
+    )
+    rows = [
+        UsageRow(
+            day=row["day"],
+            person=row["owner__username"],
+            source=row["source"],
+            key=row["api_key_name"] if row["source"] == Generation.Source.API else "",
+            model=row["model"],
+            provider=row["provider"],
+            images=row["images"],
+            cost=row["cost"] or Decimal(0),
+        )
+        for row in made
+    ] + [
+        UsageRow(
+            day=row["day"],
+            person=row["owner__username"],
+            source=Generation.Source.IMPORT,
+            key="",
+            model=row["model"],
+            provider="",
+            images=row["images"],
+            cost=Decimal(0),
+        )
+        for row in imported
+    ]
+    return sorted(
+        rows, key=lambda r: (-r.day.toordinal(), r.person, r.source, r.key, r.model, r.provider)
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("generate", views.generate, name="generate"),
     path("events", views.events, name="events"),
     path("usage/", views.usage, name="usage"),
+    path("usage/usage.csv", views.usage_csv, name="usage-csv"),
     path("generations/<uuid:generation_id>/", views.generation_detail, name="generation"),
     path(
         "generations/<uuid:generation_id>/status", views.generation_status, name="generation-status"

@@ -104,6 +104,10 @@ class GenerationResult:
     # The answer's other top-level fields (usage, background, output_format, quality, size...),
     # exactly as the endpoint sent them.
     fields: dict[str, Any] = field(default_factory=dict)
+    # What a Novisurf endpoint says of its answer: x-novisurf-provider and x-novisurf-cost
+    # (USD as a decimal string); empty from an endpoint that does not say.
+    provider: str = ""
+    cost: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,14 +203,14 @@ class ImageClient:
         ):
             if value is not None:
                 body[name] = value
-        payload = self._request_json("POST", "/images/generations", json_body=body)
-        return self._parse_generation(payload)
+        response = self._send("POST", "/images/generations", json_body=body)
+        return self._answer_of(response)
 
     def edit(self, *, fields: dict[str, Any], files: list[FilePart]) -> GenerationResult:
         """``POST {base}/images/edits`` as multipart: ``fields`` (prompt, model, n...) and the
         image, mask and markup ``files``; every item downloaded or decoded."""
-        payload = self._request_json("POST", "/images/edits", form=_form_items(fields), files=files)
-        return self._parse_generation(payload)
+        response = self._send("POST", "/images/edits", form=_form_items(fields), files=files)
+        return self._answer_of(response)
 
     def generate_stream(self, **body: Any) -> Iterator[ServerSentEvent]:
         """``POST {base}/images/generations`` with ``stream: true``: its events as they arrive.
@@ -273,6 +277,15 @@ class ImageClient:
         files: list[FilePart] | None = None,
     ) -> Any:
         response = self._send(method, path, json_body=json_body, form=form, files=files)
+        return self._json_of(response)
+
+    def _answer_of(self, response: requests.Response) -> GenerationResult:
+        result = self._parse_generation(self._json_of(response))
+        result.provider = response.headers.get("x-novisurf-provider", "")[:100]
+        result.cost = response.headers.get("x-novisurf-cost", "")[:40]
+        return result
+
+    def _json_of(self, response: requests.Response) -> Any:
         try:
             return response.json()
         except ValueError:

@@ -59,16 +59,17 @@ class Price:
         tier = size_tier(size)
         if quality in (None, "", "auto") and self.default_quality:
             quality = self.default_quality
-        candidates = [
-            (q, price)
-            for (q, t), price in self.per_image.items()
-            if t in (tier, size, "*") and (quality in (None, "", "auto") or q in (quality, "*"))
-        ]
-        if not candidates:
-            # A quality this table does not name: the dearest of the size, never free.
-            candidates = [(q, p) for (q, t), p in self.per_image.items() if t in (tier, size, "*")]
-        if not candidates:
-            candidates = list(self.per_image.items())
+        # The most specific size first: the exact size, then its tier, then any size.
+        for sizes in ((size,), (tier,), ("*",)):
+            rows = [(q, p) for (q, t), p in self.per_image.items() if t in sizes]
+            if rows:
+                break
+        else:
+            rows = list(self.per_image.items())
+        any_quality = quality in (None, "", "auto")
+        candidates = [(q, p) for q, p in rows if any_quality or q in (quality, "*")]
+        # A quality this table does not name: the dearest of the size, never free.
+        candidates = candidates or rows
         price = max(p for _, p in candidates)
         return price * _larger_than_wide(size)
 

@@ -46,6 +46,8 @@ MAX_SEED = 2**32 - 1
 # Options of the provider entry passed through to every request when set.
 PASSED_OPTIONS = ("steps", "cfg_scale", "sampler_name", "scheduler", "denoising_strength")
 PREVIEW_INTERVAL = 0.5
+FIRST_PREVIEW_INTERVAL = 0.1
+REFUSAL_WAIT = 0.2
 
 
 @register
@@ -64,6 +66,9 @@ class A1111Renderer(Renderer):
                 "'checkpoints' must be a table of model name = "
                 '"checkpoint title" (as /sdapi/v1/sd-models lists them).'
             )
+        max_batch = config.options.get("max_batch_size", 1)
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ProviderConfigError("'max_batch_size' is a whole number of images, 1 or more.")
         unknown = sorted(set(checkpoints) - set(config.models))
         if unknown:
             raise ProviderConfigError(
@@ -83,13 +88,15 @@ class A1111Renderer(Renderer):
         """The endpoint and body for ``request``."""
         width, height = request.dimensions
         seed = request.options.get("seed")
+        max_batch = int(self.config.options.get("max_batch_size", request.n)) or request.n
         body: dict[str, Any] = {
             "prompt": request.prompt,
             "negative_prompt": str(self.config.options.get("negative_prompt", "")),
             "width": width,
             "height": height,
-            "batch_size": request.n,
-            "n_iter": 1,
+            # More images than the GPU makes at once are made in several batches.
+            "batch_size": min(request.n, max_batch),
+            "n_iter": -(-request.n // max_batch),
             "seed": seed if isinstance(seed, int) else secrets.randbelow(MAX_SEED + 1),
             "send_images": True,
             "save_images": False,
@@ -124,7 +131,7 @@ class A1111Renderer(Renderer):
         except EndpointTimeout:
             quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
             raise Deadline(self.config.timeout).error(ENGINE) from None
-        return result_of(_images(answer, request.n), request)
+        return result_of(_images(answer, request.n, body), request)
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamEvent]:
         if request.partial_images == 0:
@@ -142,16 +149,28 @@ class A1111Renderer(Renderer):
 
         worker = threading.Thread(target=work, name="a1111-render", daemon=True)
         worker.start()
+        # A refusal (a 422, a bad key) comes back at once: wait that long for it, so that it is
+        # an error status rather than an event of a stream already begun.
+        try:
+            early = done.get(timeout=min(REFUSAL_WAIT, self.config.timeout))
+        except queue.Empty:
+            early = None
+        if isinstance(early, Exception) and not isinstance(early, EndpointTimeout):
+            raise early
 
         def events() -> Iterator[StreamEvent]:
             schedule = PartialSchedule(request.partial_images)
             seen: set[str] = set()
-            while True:
+            answer = early
+            # Asked often at first (the first preview shows that work has begun), then every
+            # PREVIEW_INTERVAL.
+            interval = FIRST_PREVIEW_INTERVAL
+            while answer is None:
                 try:
-                    answer = done.get(timeout=min(PREVIEW_INTERVAL, deadline.remaining() or 0.01))
+                    answer = done.get(timeout=min(interval, deadline.remaining() or 0.01))
                     break
                 except queue.Empty:
-                    pass
+                    interval = min(PREVIEW_INTERVAL, interval * 1.5)
                 if deadline.expired:
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
                     raise deadline.error(ENGINE)
@@ -167,7 +186,7 @@ class A1111Renderer(Renderer):
                 if isinstance(answer, EndpointTimeout):
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
                 raise answer
-            for image in _images(answer, request.n):
+            for image in _images(answer, request.n, body):
                 yield completed_event(request, image)
 
         return events()
@@ -192,11 +211,12 @@ def _progress(client) -> tuple[str | None, float | None]:
     )
 
 
-def _images(answer: Any, n: int) -> list[RenderedImage]:
+def _images(answer: Any, n: int, body: dict[str, Any]) -> list[RenderedImage]:
     encoded = answer.get("images") if isinstance(answer, dict) else None
     if not isinstance(encoded, list) or not encoded:
         raise EndpointUnavailable(f"{ENGINE} answered with no images.", code="empty_response")
-    if len(encoded) == n + 1:
+    made = body["batch_size"] * body["n_iter"]
+    if len(encoded) == made + 1:
         encoded = encoded[1:]  # a server that still returns the grid first
     return [image_of(decode_b64(item, ENGINE), ENGINE) for item in encoded[:n]]
 

@@ -207,10 +207,11 @@ class ComfyUIRenderer(Renderer):
             prompt_id = answer.get("prompt_id") if isinstance(answer, dict) else None
             if not isinstance(prompt_id, str) or not prompt_id:
                 raise EndpointUnavailable(f"{ENGINE} queued the prompt but sent no prompt_id.")
-            yield _QUEUED
             try:
+                yield _QUEUED
                 entry = yield from self._watch(client, sock, prompt_id, deadline, previews)
-            except EndpointTimeout:
+            except (EndpointTimeout, GeneratorExit):
+                # Past the deadline, or the client went away mid-stream: the GPU stops too.
                 self._cancel(client, prompt_id)
                 raise
             for ref in _output_images(entry):

@@ -56,6 +56,7 @@ def answer_keep_or_retry(*, answered: dict, attempt: int = 0) -> Generation | No
     except Exception:
         if attempt + 1 >= KEEP_ATTEMPTS:
             logger.exception("Gave up keeping API answer %s", answered.get("answer_id"))
+            _drop_handed_off(answered)
             return None
         delay = min(KEEP_MAX_DELAY, 2**attempt)
         logger.warning(
@@ -73,7 +74,8 @@ def answer_keep(*, answered: AnsweredImages) -> Generation | None:
     """Make (or complete) the generation of an API answer: its images verified and stored with
     their thumbnails, its page naming the key, live on the owner's pages."""
     owner = get_user_model().objects.filter(pk=answered.owner_id, is_active=True).first()
-    if owner is None:
+    if owner is None:  # the owner left meanwhile: nothing to keep, nothing to leave behind
+        _drop_handed_off(answered.to_json())
         return None
     generation = _generation_for(answered, owner)
     item_errors = []
@@ -104,6 +106,18 @@ def answer_keep(*, answered: AnsweredImages) -> Generation | None:
         generation_emit(generation)
         files_delete_on_commit(names=handed_off)
     return generation
+
+
+def _drop_handed_off(answered: dict) -> None:
+    names = [
+        image.get("storage_name")
+        for image in answered.get("images", [])
+        if image.get("owned") and image.get("storage_name")
+    ]
+    try:
+        files_delete_on_commit(names=names)
+    except Exception:
+        logger.exception("Could not delete the hand-off files of API answer %s", names)
 
 
 def _generation_for(answered: AnsweredImages, owner) -> Generation:

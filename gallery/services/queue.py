@@ -22,6 +22,7 @@ from .. import tasks
 from ..models import GalleryEvent, Generation, Image, UserLimits, WorkerHeartbeat
 from .events import event_emit
 from .limits import limits_check
+from .spending import budget_check
 
 # After this many lapsed leases (workers that died running it) a generation fails for good.
 MAX_ATTEMPTS = 5
@@ -43,6 +44,7 @@ def generation_create(
     """Save what was asked for and queue it in the same transaction: nothing typed is lost, and
     no committed row is ever left without a wake-up (the sweeper covers other task backends)."""
     limits_check(owner=owner, n=n)
+    budget_check(owner=owner, model=model, size=size, options=options, n=n)
     with transaction.atomic():
         generation = Generation.objects.create(
             owner=owner,

@@ -29,6 +29,7 @@ from .queue import (
     queue_wake,
     runnable,
 )
+from .spending import generation_cost_record
 from .streaming import PARTIAL_IMAGES, generate_streaming, read_stream, record_usage, streams
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,10 @@ def _generate(generation: Generation) -> None:
             generation.response_format if accepts_response_format(generation.model) else None
         ),
         **_request_options(generation),
+        # OpenAI's end-user id: this site's own endpoint spends this person's budget for it.
+        "user": f"novisurf:{generation.owner_id}",
     }
+    answered_by = answered_cost = ""
     try:
         if generation.kind == Generation.Kind.EDIT:
             items, usage = _edit(generation, request, wanted, stop)
@@ -133,6 +137,7 @@ def _generate(generation: Generation) -> None:
         else:
             result = endpoint_client(stop=stop).generate(**request)
             items, usage = result.items, result.fields.get("usage")
+            answered_by, answered_cost = result.provider, result.cost
     except Cancelled:
         return  # the row already says so; nothing more is stored
     except EditSourceMissing as exc:
@@ -145,6 +150,13 @@ def _generate(generation: Generation) -> None:
         _finish(generation, item_errors=[], error=_error_text(exc))
         return
     record_usage(generation, usage)
+    generation_cost_record(
+        generation,
+        usage=usage,
+        provider=answered_by,
+        cost=answered_cost,
+        images=sum(1 for item in items if item.data is not None and item.error is None),
+    )
     item_errors = []
     # Each answer is stored at its own index; one already stored (by a worker that died after
     # storing it) is kept as it is: an image is never stored twice, whoever ran it before.

@@ -31,7 +31,7 @@ from .pages import (
 from .selection import bulk_action_detail, listing_zip, selection_act
 from .tags import tag_delete, tag_list, tag_rename
 from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo
-from .usage import usage
+from .usage import usage, usage_csv
 
 __all__ = [
     "board_cover",
@@ -71,4 +71,5 @@ __all__ = [
     "trash_restore",
     "trash_undo",
     "usage",
+    "usage_csv",
 ]

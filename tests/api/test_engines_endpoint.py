@@ -171,3 +171,22 @@ def test_the_models_list_names_each_engines_models(engines, sdk):
     assert models["sdxl-comfy"] == "home-comfy"
     assert models["sd-forge"] == "forge"
     assert models["flux-pro-1.1"] == "bfl"
+
+
+def test_the_sdks_edit_goes_through_a_comfyui_workflow_that_loads_an_image(engines, sdk, tmp_path):
+    from tests.fakes.comfyui import edit_workflow
+    from tests.utils import png_bytes
+
+    (tmp_path / "sdxl.json").write_text(json.dumps(edit_workflow()))
+    engines.write(timeout=20.5)  # a new file: the router reads it again
+    answer = sdk.images.edit(
+        model="sdxl-comfy",
+        image=("photo.png", png_bytes((64, 64)), "image/png"),
+        prompt="make it night",
+        size="512x512",
+        response_format="b64_json",
+    )
+    assert size_of(answer.data[0].b64_json) == (512, 512)
+    (upload,) = engines.comfy.requests_to("/upload/image")
+    (queued,) = engines.comfy.requests_to("/prompt")
+    assert queued.json["prompt"]["10"]["inputs"]["image"] == upload.files["image"][0]

@@ -209,3 +209,19 @@ def test_api_auth_user_and_password_go_as_http_basic(webui):
     (sent,) = webui.requests_to("/sdapi/v1/txt2img")
     expected = base64.b64encode(b"painter:s3cret").decode()
     assert sent.headers["authorization"] == f"Basic {expected}"
+
+
+def test_a_refused_stream_is_refused_before_its_first_event(webui):
+    webui.refuse = (
+        422,
+        {"detail": [{"loc": ["body", "width"], "msg": "too large", "type": "value_error"}]},
+    )
+    with pytest.raises(EndpointError, match="width: too large"):
+        renderer(webui.url).stream(request(stream=True, partial_images=2))
+
+
+def test_more_images_than_one_batch_are_made_in_several(webui):
+    result = renderer(webui.url, max_batch_size=2).render(request(n=3))
+    assert len(result.images) == 3
+    (sent,) = webui.requests_to("/sdapi/v1/txt2img")
+    assert (sent.json["batch_size"], sent.json["n_iter"]) == (2, 2)

@@ -308,3 +308,23 @@ def test_a_preview_with_metadata_is_read_as_a_preview():
     assert _preview_bytes(message) == image
     assert _preview_bytes(struct.pack(">II", 1, 2) + image) == image
     assert _preview_bytes(struct.pack(">II", 3, 0) + b"text") is None
+
+
+def test_a_stream_the_client_leaves_cancels_the_prompt(comfy):
+    comfy.steps = 20
+    comfy.step_delay = 0.1
+    events = renderer(comfy.url).stream(request(stream=True, partial_images=2))
+    assert next(events).event == "image_generation.partial_image"
+    # Django closes the stream when the client goes away.
+    events.close()
+    assert comfy.interrupted.wait(5)
+    assert comfy.deleted == comfy.queued
+
+
+def test_a_stream_dropped_before_its_first_event_takes_its_prompt_off_the_queue(comfy):
+    comfy.steps = 20
+    comfy.step_delay = 0.1
+    events = renderer(comfy.url).stream(request(stream=True, partial_images=2))
+    assert len(comfy.queued) == 1  # queued before the first event, so that refusals are statuses
+    del events
+    assert comfy.deleted == comfy.queued

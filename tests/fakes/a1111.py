@@ -43,6 +43,8 @@ class FakeA1111(FakeServer):
         self.job_lock = threading.Lock()
         self.checkpoints_used: list[str] = []
         self.previews_ready = threading.Event()
+        # job number (1, 2...) -> when its first preview was ready (perf_counter)
+        self.first_preview_at: dict[int, float] = {}
 
     def route(self, request: Recorded) -> Reply:
         path = request.path
@@ -126,6 +128,9 @@ class FakeA1111(FakeServer):
                 with self.lock:
                     self.progress = step / self.steps
                     self.current_image = preview
+                    self.first_preview_at.setdefault(
+                        len(self.checkpoints_used), time.perf_counter()
+                    )
                 self.previews_ready.set()
             with self.lock:
                 self.progress, self.current_image = 0.0, None

@@ -133,6 +133,8 @@ def test_b64_json_images_are_stored_exactly(provider, make_generation):
         "n": 2,
         "size": "1024x1024",
         "response_format": "b64_json",
+        # OpenAI's end-user id, by which this site's own endpoint charges the person's budget.
+        "user": f"novisurf:{generation.owner_id}",
     }
 
     images = list(generation.images.order_by("index"))

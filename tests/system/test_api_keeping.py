@@ -4,6 +4,7 @@ server, the keeping task run as a worker runs it, and the owner's pages looked a
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import logging
 from decimal import Decimal
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
-from api.models import ApiKey
+from api.models import ApiKey, Spend
 from api.services import apikey_create
 from gallery.models import Generation, Image
 from novisurf.protocol import PROCEDURAL_MODEL
@@ -261,3 +262,23 @@ def test_a_storage_fault_does_not_change_the_answer(endpoint_url, user, settings
     # The store was tried (and failed) for the keeping key only.
     assert Generation.objects.filter(source=Generation.Source.API).count() == 1
     assert not Image.objects.exists()
+
+
+def test_the_usage_csv_sums_to_what_was_spent(sdk, user, upstream, client):
+    upstream.expect_request("/v1/images/generations").respond_with_json(
+        {"created": 1, "data": [{"b64_json": b64(png_bytes())}]}
+    )
+    for prompt in ("first priced", "second priced"):
+        sdk.images.generate(
+            prompt=prompt, model="dall-e-3", quality="standard", response_format="b64_json"
+        )
+    sdk.images.generate(prompt="free", model=PROCEDURAL_MODEL, size="256x256")
+    run_keeping()
+    spend = Spend.objects.get(scope=f"user:{user.pk}")
+    client.force_login(user)
+    response = client.get(reverse("gallery:usage-csv"))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert sum(Decimal(row["cost_usd"]) for row in rows) == Decimal("0.08")
+    assert spend.spent_micros == 80_000
+    assert sum(int(row["images"]) for row in rows) == 3
+    assert {row["key"] for row in rows} == {"tests"}
