@@ -152,7 +152,7 @@ class Library:
                     "NULL, 0, 0, 0, '{}' FROM seq",
                     [first, last, user.pk, start, offset, step],
                 )
-                pick = "json_extract(%s, '$[' || ((file_size / 5 + {k}) % 8) || ']')"
+                pick = "json_extract(%s, '$[' || ((file_size / 5 + {k}) %% 8) || ']')"
                 ids = json.dumps(tag_ids)
             else:
                 cursor.execute(
@@ -163,7 +163,7 @@ class Library:
                     "FROM generate_series(%s::bigint, %s::bigint) AS i",
                     [user.pk, start, offset, step, first, last],
                 )
-                pick = "(%s::int[])[1 + (file_size / 5 + {k}) % 8]"
+                pick = "(%s::int[])[1 + (file_size / 5 + {k}) %% 8]"
                 ids = tag_ids
             rows = "owner_id = %s AND file_size %% 5 = 0 AND file_size BETWEEN %s AND %s"
             if connection.vendor == "postgresql":
