@@ -14,6 +14,7 @@ million images take a minute or two rather than a quarter of an hour. ``--millio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -121,6 +122,23 @@ class Library:
             ]
         return self.tags[user.pk]
 
+    @contextlib.contextmanager
+    def _tag_trigger_off(self):
+        """PostgreSQL: each tag row re-indexes its image; off while the rows are made, so that
+        each tagged image is re-indexed once, after (outside the transaction: ALTER TABLE
+        refuses while deferred foreign-key checks are pending)."""
+        if connection.vendor != "postgresql":
+            yield
+            return
+        tagged = TaggedImage._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {tagged} DISABLE TRIGGER novisurf_tagged_search")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE {tagged} ENABLE TRIGGER novisurf_tagged_search")
+
     def _add(self, user, count: int, *, step: int, offset: int) -> None:
         """``count`` more rows for ``user``, row ``i`` made ``offset + i * step`` seconds after
         the start: each row is newer than the ones before, as in a library that grows (the
@@ -140,7 +158,7 @@ class Library:
         start = int(self.start.timestamp())
         constants = "'bench/original.png', 'bench/thumbnail.webp', 1024, 1024, 512, 512, 'png', i"
         tag_ids = self._tag_ids(user)
-        with transaction.atomic(), connection.cursor() as cursor:
+        with self._tag_trigger_off(), transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "sqlite":
                 cursor.execute(
                     f"INSERT INTO {image} ({columns}) "
@@ -166,9 +184,6 @@ class Library:
                 pick = "(%s::int[])[1 + (file_size / 5 + {k}) %% 8]"
                 ids = tag_ids
             rows = "owner_id = %s AND file_size %% 5 = 0 AND file_size BETWEEN %s AND %s"
-            if connection.vendor == "postgresql":
-                # One re-index of each tagged image below, not one per tag row.
-                cursor.execute(f"ALTER TABLE {tagged} DISABLE TRIGGER novisurf_tagged_search")
             for k in (0, 1):
                 cursor.execute(
                     f"INSERT INTO {tagged} (content_object_id, tag_id) "
@@ -176,7 +191,6 @@ class Library:
                     [ids, user.pk, first, last],
                 )
             if connection.vendor == "postgresql":
-                cursor.execute(f"ALTER TABLE {tagged} ENABLE TRIGGER novisurf_tagged_search")
                 columns = (
                     search.index._pg_columns(search.CURRENT_SCHEMA)
                     if hasattr(search, "index")
