@@ -21,7 +21,7 @@ import random
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -200,6 +200,8 @@ class ImageClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
+        # The headers of the last answer under 400 (x-request-id, x-novisurf-provider...).
+        self.last_headers: Mapping[str, str] = {}
         # Asked before every retry and every url download: a caller whose work was cancelled
         # stops asking the endpoint (and paying for what it would make) at the next step.
         self._stop = stop or (lambda: False)
@@ -424,6 +426,7 @@ class ImageClient:
                 wait = None
             else:
                 if response.status_code < 400:
+                    self.last_headers = response.headers
                     return response
                 error = self._status_error(response)
                 response.close()
