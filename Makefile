@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench bench-scale lint format browser servers clean
+.PHONY: run test check bench bench-scale lint format browser servers clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,19 @@ test: $(VENV)/.dev-installed browser servers
 	$(PY) scripts/ensure_env.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
 	@echo "== The suite again on PostgreSQL, Redis and S3, with the scale scenario =="
 	$(PY) -m tests.servers -- $(PY) -m pytest $(REAL_SERVER_PYTEST)
+
+# The fast loop: lint, the migration check and the SQLite suite without browsers. The suite holds
+# the architecture's boundaries too (tests/system/test_architecture.py).
+check: $(VENV)/.dev-installed
+	$(PY) scripts/ensure_env.py
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest -m "not browser" -p no:cacheprovider
 
 # The second run leaves out the browser tests: they drive the same views that the view tests
 # already run on these servers, and would double its time for nothing the servers change.

@@ -89,6 +89,18 @@ def request_cost(*, request: GenerationRequest, provider: str, usage, images: in
     )
 
 
+def answer_price(
+    *, model: str, size: str, quality: str | None, n: int, usage: dict | None
+) -> tuple[str, Decimal]:
+    """The provider ``model`` goes to and what ``n`` images from it cost (for the gallery's
+    streamed generations, whose answer's headers it does not see)."""
+    provider = provider_for(model)
+    cost = price_book().cost(
+        provider=provider, model=model, size=size, quality=quality, n=n, usage=usage
+    )
+    return provider, cost.usd
+
+
 # -- budgets ---------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import io
@@ -26,6 +27,7 @@ from PIL import Image as PILImage
 
 from novisurf.protocol import (
     CONTENT_TYPES,
+    IMAGE_FORMATS,
     URL_LIFETIME_SECONDS,
     GenerationRequest,
     InputFile,
@@ -34,19 +36,13 @@ from novisurf.protocol import (
 )
 
 from . import budgets, keeping, renderers
-from .models import KEY_PREFIX, ApiKey, IssuedImage
+from .models import KEY_PREFIX, ApiKey, IssuedImage, issued_image_upload_to
 from .renderers import StreamEvent
 
 # last_used_at is written at most this often per key, so that a busy key does not turn every
 # request into a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "image/svg+xml": ".svg",
-}
+EXTENSIONS = {f.content_type: f".{f.extension}" for f in IMAGE_FORMATS.values()}
 _signer = TimestampSigner(salt="novisurf.api.issued-image")
 # The OpenAI ``user`` the gallery sends with its own key: the person whose generation it runs.
 SERVICE_USER = re.compile(r"novisurf:(\d{1,18})")
@@ -197,8 +193,21 @@ def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
     return copy.copy(api_key)
 
 
-def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 60) -> int | None:
-    """Count one request for ``api_key``; the seconds to wait if it is over its rate, else None.
+@dataclass(frozen=True)
+class RateLimitState:
+    """One key's window after this request: what the ``x-ratelimit-*`` headers say."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    # Seconds to wait when this request is over the rate; None when it may go ahead.
+    wait: int | None = None
+
+
+def rate_limit_take(
+    *, api_key: ApiKey, limit: int | None = None, window: int = 60
+) -> RateLimitState | None:
+    """Count one request for ``api_key``; the window's state, or None when there is no limit.
 
     A fixed window per key in the cache: ``add`` then ``incr`` are atomic in every Django cache
     backend that is shared between processes (database, Redis, Memcached).
@@ -215,9 +224,19 @@ def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 6
     except ValueError:  # expired between add and incr
         cache.set(cache_key, 1, timeout=window + 5)
         count = 1
-    if count > limit:
-        return max(1, int(window_start + window - now + 0.999))
-    return None
+    reset = max(1, int(window_start + window - now + 0.999))
+    return RateLimitState(
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset_seconds=reset,
+        wait=reset if count > limit else None,
+    )
+
+
+def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 60) -> int | None:
+    """Count one request for ``api_key``; the seconds to wait if it is over its rate, else None."""
+    state = rate_limit_take(api_key=api_key, limit=limit, window=window)
+    return state.wait if state is not None else None
 
 
 @dataclass(frozen=True)
@@ -464,9 +483,49 @@ def _open_checked(upload: InputFile, which: str) -> tuple[tuple[int, int], bool]
 
 def issued_image_create(*, api_key: ApiKey | None, data: bytes, content_type: str) -> IssuedImage:
     issued = IssuedImage(api_key=api_key, content_type=content_type)
-    issued.file.save(f"image{EXTENSIONS.get(content_type, '.bin')}", ContentFile(data), save=False)
-    issued.save()
+    storage = IssuedImage._meta.get_field("file").storage
+    name = issued_image_upload_to(issued, f"image{EXTENSIONS.get(content_type, '.bin')}")
+    try:
+        issued.file.name = storage.save(name, ContentFile(data))
+        issued.save()
+    except BaseException:
+        # A write that failed part way (a full disk) leaves no partial file behind.
+        with contextlib.suppress(Exception):
+            storage.delete(issued.file.name or name)
+        raise
     return issued
+
+
+def issued_strays_sweep(*, now=None, limit: int = 1000) -> int:
+    """Files under ``api-results/`` that no row names (a write whose row never committed),
+    older than a URL's lifetime: deleted. Run by housekeeping (NOVISURF_HOUSEKEEPING)."""
+    storage = IssuedImage._meta.get_field("file").storage
+    cutoff = (now or timezone.now()) - timedelta(seconds=URL_LIFETIME_SECONDS)
+    removed = 0
+    for name in _walk(storage, "api-results"):
+        if removed >= limit:
+            break
+        if IssuedImage.objects.filter(file=name).exists():
+            continue
+        try:
+            if storage.get_modified_time(name) >= cutoff:
+                continue
+            storage.delete(name)
+        except (OSError, NotImplementedError):
+            continue
+        removed += 1
+    return removed
+
+
+def _walk(storage, folder: str):
+    try:
+        directories, files = storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for directory in directories:
+        yield from _walk(storage, f"{folder}/{directory}")
 
 
 def issued_image_path(issued: IssuedImage) -> str:

@@ -10,6 +10,7 @@ from novisurf.imaging import (  # noqa: F401
     VerifiedImage,
     as_edit_source,
     embed_png_text,
+    png_text_keywords,
     thumbnail,
     thumbnail_for,
     verify,

@@ -1,7 +1,10 @@
 """What a listing is: its filters and order as a page's querystring carries them, cursors into
 it (created_at + id, a total order), and its images grouped under day headings.
 
-Plain data, no queries: the selectors turn a :class:`Listing` into rows.
+:class:`Listing` is the one reader and writer of a listing's parameters: every page, "Select
+all", the ZIP link and the selection toolbar parse and render them here, so that what a bulk
+action acts on is what the page shows. Plain data, no queries: the selectors turn a
+:class:`Listing` into rows.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ OLDEST = "oldest"
 ORDERS = (NEWEST, OLDEST)
 MAX_QUERY_CHARS = 500
 MAX_TAG_CHARS = 100
+# What a person may type for "on" in ``?favourites=``; anything else (``0``, ``no``, ``off``,
+# empty, a typo) lists every image, on the page and in "Select all" alike.
+TRUE_WORDS = frozenset({"1", "on", "true", "yes", "y", "t"})
+# The selection toolbar has a "tag" field of its own (the tag to add), so its form carries the
+# listing's tag under this name.
+FORM_TAG = "tag_filter"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -31,25 +40,52 @@ class Listing:
     favourites: bool = False
     board: int | None = None
     order: str = NEWEST
+    # Where the page starts (never part of :meth:`params`: a link to the listing starts at its
+    # head): after or before a cursor, or at the page holding one (the viewer's way back).
+    after: Cursor | None = field(default=None, compare=False)
+    before: Cursor | None = field(default=None, compare=False)
+    at: Cursor | None = field(default=None, compare=False)
 
     @classmethod
-    def from_params(cls, params) -> Listing:
-        """From a querystring (a QueryDict or a dict); anything malformed is ignored, never an
-        error: a listing link typed by hand still opens a listing."""
+    def from_params(cls, params, *, tag_key: str = "tag", board: int | None = None) -> Listing:
+        """From a querystring (a QueryDict or a dict, such as :meth:`params` wrote); anything
+        malformed is ignored, never an error: a listing link typed by hand still opens a
+        listing. ``board`` is the board a board's own page lists, whatever the querystring says.
+        """
 
         def text(name: str, limit: int) -> str:
             value = params.get(name, "")
             return " ".join(str(value).split())[:limit] if value else ""
 
-        board = params.get("board", "")
+        if board is None:
+            board = _board_id(params.get("board", ""))
         order = params.get("order", NEWEST)
         return cls(
-            tag=text("tag", MAX_TAG_CHARS),
+            tag=text(tag_key, MAX_TAG_CHARS),
             query=text("q", MAX_QUERY_CHARS),
-            favourites=params.get("favourites", "") in ("1", "on", "true"),
-            board=int(board) if str(board).isdigit() and len(str(board)) < 12 else None,
+            favourites=str(params.get("favourites", "")).strip().lower() in TRUE_WORDS,
+            board=board,
             order=order if order in ORDERS else NEWEST,
+            after=Cursor.parse(params.get("after")),
+            before=Cursor.parse(params.get("before")),
+            at=Cursor.parse(params.get("at")),
         )
+
+    @classmethod
+    def from_form(cls, data) -> Listing:
+        """From the selection toolbar's form, as :meth:`form_fields` wrote it."""
+        return cls.from_params(data, tag_key=FORM_TAG)
+
+    def form_fields(self) -> list[tuple[str, str]]:
+        """The hidden fields that carry this listing in the selection toolbar's form."""
+        return [
+            (FORM_TAG if name == "tag" else name, value) for name, value in self.params().items()
+        ]
+
+    def url(self, path: str) -> str:
+        """``path`` with this listing's querystring."""
+        query = self.querystring
+        return f"{path}?{query}" if query else path
 
     def params(self) -> dict[str, str]:
         """Only what differs from the plain gallery, in a stable order."""
@@ -105,21 +141,27 @@ class Listing:
         return urlencode(params)
 
 
+def _board_id(value) -> int | None:
+    text = str(value).strip()
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """A position in a listing: the created_at and id of an image (ids break ties)."""
+    """A position in a listing: the value of its order's key (``created_at``, or ``trashed_at``
+    in the trash) and the id of an image (ids break ties)."""
 
     created_at: datetime
     id: uuid.UUID
 
     @classmethod
-    def of(cls, image) -> Cursor:
-        return cls(image.created_at, image.pk)
+    def of(cls, image, key: str = "created_at") -> Cursor:
+        return cls(getattr(image, key), image.pk)
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor | None:
         """``None`` for anything that is not a cursor we wrote: a bad link shows the first page."""
-        if not text or len(text) > 80 or "~" not in text:
+        if not text or not isinstance(text, str) or len(text) > 80 or "~" not in text:
             return None
         micros, _, hex_id = text.partition("~")
         try:

@@ -174,6 +174,19 @@ def _events_after(*, owner_id: int | None, after: int) -> list[GalleryEvent]:
     return list(events.order_by("id")[:BATCH])
 
 
+def still_logged_in(request: HttpRequest) -> bool:
+    """Whether the session that opened a stream still exists: logging out (here or in another
+    tab) deletes it, and the stream must then stop telling what happens in the gallery."""
+    session = getattr(request, "session", None)
+    key = getattr(session, "session_key", None)
+    if session is None or not key:
+        return False
+    try:
+        return bool(session.exists(key))
+    except Exception:
+        return False
+
+
 # -- WSGI: one poll loop per connection, for a while -------------------------------------------
 
 
@@ -184,10 +197,14 @@ def sync_stream(request: HttpRequest, scope: LiveScope, *, since: int) -> Iterat
     keepalive = time.monotonic() + KEEPALIVE_SECONDS
     # Django closes this thread's connection when the response is closed (request_finished).
     while time.monotonic() < deadline:
-        for event in _events_after(owner_id=scope.owner_id, after=last):
+        events = _events_after(owner_id=scope.owner_id, after=last)
+        due = time.monotonic() > keepalive
+        if (events or due) and not still_logged_in(request):
+            return
+        for event in events:
             last = event.id
             yield from render_event(request, event, scope)
-        if time.monotonic() > keepalive:
+        if due:
             keepalive = time.monotonic() + KEEPALIVE_SECONDS
             yield ": keep-alive\n\n"
         time.sleep(POLL_SECONDS)
@@ -258,6 +275,7 @@ HUB = EventHub()
 async def async_stream(request: HttpRequest, scope: LiveScope, *, since: int) -> AsyncIterator[str]:
     queue = await HUB.subscribe(scope.owner_id)
     render = sync_to_async(render_event)
+    logged_in = sync_to_async(still_logged_in)
     last = since
     try:
         yield "retry: 1000\n\n"
@@ -271,10 +289,14 @@ async def async_stream(request: HttpRequest, scope: LiveScope, *, since: int) ->
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
             except TimeoutError:
+                if not await logged_in(request):
+                    return
                 yield ": keep-alive\n\n"
                 continue
             if event.id <= last:
                 continue
+            if not await logged_in(request):
+                return
             last = event.id
             for message in await render(request, event, scope):
                 yield message

@@ -108,7 +108,7 @@ class Generation(models.Model):
     wait_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        # The id breaks ties: every listing's order is total (see gallery.pagination).
+        # The id breaks ties: every listing's order is total (see selectors.image_page).
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "owner"], name="generation_queue"),
@@ -205,7 +205,8 @@ def image_upload_to(instance: Image, filename: str) -> str:
 
 
 def thumbnail_upload_to(instance: Image, filename: str) -> str:
-    return f"thumbnails/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.webp"
+    # The extension is the thumbnail's format (protocol.THUMBNAIL_FORMAT), as the row records.
+    return f"thumbnails/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}{_extension(filename)}"
 
 
 def _extension(filename: str) -> str:
@@ -214,7 +215,7 @@ def _extension(filename: str) -> str:
 
 
 class Image(models.Model):
-    """A stored image: the original bytes exactly as received, plus a WebP thumbnail."""
+    """A stored image: the original bytes exactly as received, plus a thumbnail (in protocol.THUMBNAIL_FORMAT)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -231,6 +232,9 @@ class Image(models.Model):
     thumbnail_width = models.PositiveIntegerField()
     thumbnail_height = models.PositiveIntegerField()
     format = models.CharField(max_length=10)
+    # The format its thumbnail was made in (a name in protocol.IMAGE_FORMATS). A database
+    # default, so that adding the column on SQLite keeps the table (and its search triggers).
+    thumbnail_format = models.CharField(max_length=10, default="webp", db_default="webp")
     file_size = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64, db_index=True)
     prompt = models.TextField()

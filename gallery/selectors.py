@@ -126,8 +126,38 @@ def listing_images(*, owner, listing: Listing, board: Board | None = None) -> Qu
     )
 
 
+def listing_page(*, owner, listing: Listing, board: Board | None = None, size: int) -> ImagePage:
+    """The page of a listing (the gallery, a board, a search) that its cursors name."""
+    return image_page(
+        images=listing_images(owner=owner, listing=listing, board=board),
+        order=listing.order,
+        size=size,
+        after=listing.after,
+        before=listing.before,
+        at=listing.at,
+    )
+
+
+def trash_page(*, owner, listing: Listing, size: int) -> ImagePage:
+    """A page of the trash, the last trashed first, by the same keyset pager on ``trashed_at``."""
+    return image_page(
+        images=trash_list(owner=owner),
+        order=NEWEST,
+        size=size,
+        after=listing.after,
+        before=listing.before,
+        key="trashed_at",
+    )
+
+
 def _beyond(
-    images: QuerySet[Image], cursor: Cursor, *, order: str, forward: bool, inclusive: bool = False
+    images: QuerySet[Image],
+    cursor: Cursor,
+    *,
+    order: str,
+    forward: bool,
+    inclusive: bool = False,
+    key: str = "created_at",
 ) -> QuerySet[Image]:
     """Images past ``cursor`` in the listing's order (``forward``) or before it.
 
@@ -135,17 +165,18 @@ def _beyond(
     the database walks the (owner, created_at, id) index from the cursor on.
     """
     descending = (order == NEWEST) == forward
+    value = cursor.created_at
     if descending:
         id_test = {"id__lte" if inclusive else "id__lt": cursor.id}
-        images = images.filter(created_at__lte=cursor.created_at).filter(
-            Q(created_at__lt=cursor.created_at) | Q(**id_test)
+        images = images.filter(**{f"{key}__lte": value}).filter(
+            Q(**{f"{key}__lt": value}) | Q(**id_test)
         )
-        return images.order_by("-created_at", "-id")
+        return images.order_by(f"-{key}", "-id")
     id_test = {"id__gte" if inclusive else "id__gt": cursor.id}
-    images = images.filter(created_at__gte=cursor.created_at).filter(
-        Q(created_at__gt=cursor.created_at) | Q(**id_test)
+    images = images.filter(**{f"{key}__gte": value}).filter(
+        Q(**{f"{key}__gt": value}) | Q(**id_test)
     )
-    return images.order_by("created_at", "id")
+    return images.order_by(key, "id")
 
 
 def image_page(
@@ -156,38 +187,47 @@ def image_page(
     after: Cursor | None = None,
     before: Cursor | None = None,
     at: Cursor | None = None,
+    key: str = "created_at",
 ) -> ImagePage:
-    """One page of ``images`` (ordered by :func:`image_list`): the first, the one after
-    ``after``, the one before ``before``, or the one holding ``at`` (the viewer's way back).
+    """One page of ``images`` (ordered by ``key`` then id, as :func:`image_list` orders): the
+    first, the one after ``after``, the one before ``before``, or the one holding ``at`` (the
+    viewer's way back). The one pager of every listing: the gallery, boards, search, trash.
 
     One query for the page, whatever its depth (plus one for ``at``); no COUNT.
     """
-    tiles = images.only(*TILE_FIELDS)
+    tiles = images.only(*TILE_FIELDS, key)
+
+    def beyond(cursor: Cursor, **kwargs) -> QuerySet[Image]:
+        return _beyond(tiles, cursor, order=order, key=key, **kwargs)
+
+    def cursor_of(row) -> str:
+        return str(Cursor.of(row, key))
+
     if at is not None:
         # Back from the viewer: the first page if the image is on it, else a page starting there.
-        newer = list(_beyond(tiles, at, order=order, forward=False).values_list("id")[:size])
+        newer = list(beyond(at, forward=False).values_list("id")[:size])
         if len(newer) < size:
             at = None
     if at is not None:
-        rows = list(_beyond(tiles, at, order=order, forward=True, inclusive=True)[: size + 1])
+        rows = list(beyond(at, forward=True, inclusive=True)[: size + 1])
         more, rows = len(rows) > size, rows[:size]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
-        page.backward, page.at_head = str(Cursor.of(rows[0])) if rows else None, False
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if more else None)
+        page.backward, page.at_head = cursor_of(rows[0]) if rows else None, False
     elif before is not None:
-        rows = list(_beyond(tiles, before, order=order, forward=False)[: size + 1])
+        rows = list(beyond(before, forward=False)[: size + 1])
         more, rows = len(rows) > size, rows[:size][::-1]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if rows else None)
-        page.backward = str(Cursor.of(rows[0])) if more else None
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if rows else None)
+        page.backward = cursor_of(rows[0]) if more else None
         page.at_head = not more
     elif after is not None:
-        rows = list(_beyond(tiles, after, order=order, forward=True)[: size + 1])
+        rows = list(beyond(after, forward=True)[: size + 1])
         more, rows = len(rows) > size, rows[:size]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
-        page.backward, page.at_head = str(Cursor.of(rows[0])) if rows else None, False
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if more else None)
+        page.backward, page.at_head = cursor_of(rows[0]) if rows else None, False
     else:
         rows = list(tiles[: size + 1])
         more, rows = len(rows) > size, rows[:size]
-        page = ImagePage(rows, forward=str(Cursor.of(rows[-1])) if more else None)
+        page = ImagePage(rows, forward=cursor_of(rows[-1]) if more else None)
     return page
 
 
@@ -290,7 +330,7 @@ def tag_get(*, owner, tag_id) -> Tag:
     return _with_counts(Tag.objects.filter(owner=owner)).get(pk=tag_id)
 
 
-# -- boards, selections, trash (issue 7) ---------------------------------------------------------
+# -- boards, selections, trash ------------------------------------------------------------------
 
 
 def board_choices(*, owner) -> list[Board]:
@@ -333,21 +373,35 @@ def image_boards(*, image: Image) -> list[Board]:
     return list(Board.objects.filter(entries__image=image).order_by(Lower("name")))
 
 
-def image_selection(*, owner, ids=None, filters: dict | None = None) -> QuerySet[Image]:
+def image_selection(
+    *,
+    owner,
+    ids=None,
+    listing: Listing | None = None,
+    filters: dict | None = None,
+    trashed: bool = False,
+) -> QuerySet[Image]:
     """The images a person selected: listed ids, or every image of a listing ("Select all"),
-    named by the listing's filters so that it covers every page. Only their own, never trashed.
+    so that it covers every page. ``filters`` are a listing's parameters as
+    :meth:`Listing.params` wrote them (a queued bulk action keeps them so). Only their own;
+    visible ones, or with ``trashed`` the ones in the trash (where "Select all" is all of it).
     """
     if filters is not None:
+        listing = Listing.from_params(filters)
+    if trashed:
+        images = Image.objects.owned_by(owner).trashed()
+        return images if listing is not None else images.filter(pk__in=list(ids or []))
+    if listing is not None:
         board = None
-        if filters.get("board"):
-            board = Board.objects.filter(owner=owner, pk=filters["board"]).first()
+        if listing.board is not None:
+            board = Board.objects.filter(owner=owner, pk=listing.board).first()
             if board is None:
                 return Image.objects.none()
         return image_list(
             owner=owner,
-            tag=filters.get("tag") or None,
-            query=filters.get("q") or None,
-            favourites=bool(filters.get("favourites")),
+            tag=listing.tag or None,
+            query=listing.query or None,
+            favourites=listing.favourites,
             board=board,
             whole=True,
         )

@@ -21,6 +21,7 @@ urlpatterns = [
         name="generation-cancel",
     ),
     path("images/<uuid:image_id>/", views.image_detail, name="image"),
+    path("compare", views.image_compare, name="compare"),
     path("images/<uuid:image_id>/original", views.image_file, name="image-file"),
     path("images/<uuid:image_id>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
     path("images/<uuid:image_id>/download", views.image_download, name="image-download"),
@@ -33,7 +34,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/delete", views.image_delete, name="image-delete"),
     path("images/<uuid:image_id>/edit", views.image_edit, name="image-edit"),
     path("images/<uuid:image_id>/favourite", views.image_favourite, name="image-favourite"),
-    # Organise and take out (issue 7): boards, selections, ZIP, trash, import.
+    # Organise and take out: boards, selections, ZIP, trash, import.
     path("images/<uuid:image_id>/trash", views.image_trash, name="image-trash"),
     path("images/<uuid:image_id>/boards", views.image_boards, name="image-boards"),
     path("boards/", views.board_list, name="boards"),

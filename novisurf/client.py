@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
+import ipaddress
 import json
 import random
 import re
+import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.certs
 import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -40,8 +44,20 @@ ENGINE_AUTH_HEADERS = {
     "basic": ("Authorization", "Basic "),  # the key already base64("user:password") (A1111)
     "api-key": ("api-key", ""),  # Azure OpenAI
 }
+# The default of ClientConfig.private_hosts: set once by the application that uses this client
+# (from its settings). Empty: ``url`` results from other origins must be public addresses.
+PRIVATE_DOWNLOAD_HOSTS: tuple[str, ...] = ()
 USER_AGENT = "novisurf-client/1.0"
 MAX_REDIRECTS = 5
+# Most images one answer may carry, whatever ``n`` was: an answer listing more is cut here.
+MAX_ITEMS = 10
+# The longest provider message passed on (errors are shown and stored).
+MAX_MESSAGE_CHARS = 1000
+# An error answer is read this far (its message is shown, not kept whole).
+MAX_ERROR_BODY_BYTES = 64 * 1024
+# Bytes asked of the socket per read: small, so that a compressed answer unpacks in small
+# steps that the size cap checks (deflate unpacks at most about 1,000 times larger).
+READ_CHUNK = 16 * 1024
 
 
 class ClientError(Exception):
@@ -146,6 +162,18 @@ class ClientConfig:
     max_retry_after: float = 30.0
     max_download_bytes: int = 50 * 1024 * 1024
     download_timeout: float = 30.0
+    # Wall clock for one whole answer (headers and body), however slowly it trickles; the read
+    # timeout restarts at every byte, this does not. None: the read timeout.
+    answer_timeout: float | None = None
+    # Wall clock for a whole streamed answer; between two events at most ``read_timeout``
+    # (keep-alive comments do not count as events). None: four times the answer timeout.
+    stream_timeout: float | None = None
+    # Largest answer, counted before and after decompression; None: what ``n`` images of
+    # ``max_download_bytes`` in base64 take (every image of an answer, downloads included).
+    max_answer_bytes: int | None = None
+    # Hosts other than the endpoint's own whose non-public addresses ``url`` results may come
+    # from (a CDN on the local network). None: :data:`PRIVATE_DOWNLOAD_HOSTS`.
+    private_hosts: tuple[str, ...] | None = None
     # Query parameters sent with every call (Azure OpenAI's ``api-version``).
     query: tuple[tuple[str, str], ...] = ()
 
@@ -172,6 +200,8 @@ class ImageClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
+        # The headers of the last answer under 400 (x-request-id, x-novisurf-provider...).
+        self.last_headers: Mapping[str, str] = {}
         # Asked before every retry and every url download: a caller whose work was cancelled
         # stops asking the endpoint (and paying for what it would make) at the next step.
         self._stop = stop or (lambda: False)
@@ -203,14 +233,24 @@ class ImageClient:
         ):
             if value is not None:
                 body[name] = value
-        response = self._send("POST", "/images/generations", json_body=body)
-        return self._answer_of(response)
+        count = _wanted(n)
+        response = self._send(
+            "POST", "/images/generations", json_body=body, max_bytes=self._answer_cap(count)
+        )
+        return self._answer_of(response, count=count)
 
     def edit(self, *, fields: dict[str, Any], files: list[FilePart]) -> GenerationResult:
         """``POST {base}/images/edits`` as multipart: ``fields`` (prompt, model, n...) and the
         image, mask and markup ``files``; every item downloaded or decoded."""
-        response = self._send("POST", "/images/edits", form=_form_items(fields), files=files)
-        return self._answer_of(response)
+        count = _wanted(fields.get("n"))
+        response = self._send(
+            "POST",
+            "/images/edits",
+            form=_form_items(fields),
+            files=files,
+            max_bytes=self._answer_cap(count),
+        )
+        return self._answer_of(response, count=count)
 
     def generate_stream(self, **body: Any) -> Iterator[ServerSentEvent]:
         """``POST {base}/images/generations`` with ``stream: true``: its events as they arrive.
@@ -249,11 +289,23 @@ class ImageClient:
     ) -> Any:
         """Any JSON call of an engine's own API (``path`` after the base URL, query included):
         its decoded answer, with the same timeouts, retries and errors as every other call."""
-        return self._request_json(method, path, json_body=json_body, form=form, files=files)
+        return self._request_json(
+            method, path, json_body=json_body, form=form, files=files, max_bytes=self._answer_cap(1)
+        )
+
+    def call_budget_seconds(self, *, downloads: int = 0) -> float:
+        """The longest one call can take with every retry, wait and download (its worst case):
+        past it, whoever waits on this client may stop waiting."""
+        config = self.config
+        attempts = config.max_retries + 1
+        waits = config.max_retries * max(config.max_backoff, config.max_retry_after)
+        stream = config.stream_timeout or 4 * self._answer_timeout()
+        answer = config.connect_timeout + max(self._answer_timeout(), stream)
+        return attempts * answer + waits + downloads * (config.download_timeout + 1)
 
     def list_models(self) -> list[dict[str, Any]]:
         """``GET {base}/models``: the ``data`` list of the OpenAI shape."""
-        payload = self._request_json("GET", "/models")
+        payload = self._request_json("GET", "/models", max_bytes=self._answer_cap(1))
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise EndpointUnavailable("The endpoint's model list has no 'data' array.")
@@ -275,12 +327,17 @@ class ImageClient:
         json_body: Any = None,
         form: list[tuple[str, str]] | None = None,
         files: list[FilePart] | None = None,
+        max_bytes: int,
     ) -> Any:
-        response = self._send(method, path, json_body=json_body, form=form, files=files)
+        response = self._send(
+            method, path, json_body=json_body, form=form, files=files, max_bytes=max_bytes
+        )
         return self._json_of(response)
 
-    def _answer_of(self, response: requests.Response) -> GenerationResult:
-        result = self._parse_generation(self._json_of(response))
+    def _answer_of(
+        self, response: requests.Response, *, count: int = MAX_ITEMS
+    ) -> GenerationResult:
+        result = self._parse_generation(self._json_of(response), count=count)
         result.provider = response.headers.get("x-novisurf-provider", "")[:100]
         result.cost = response.headers.get("x-novisurf-cost", "")[:40]
         return result
@@ -288,6 +345,12 @@ class ImageClient:
     def _json_of(self, response: requests.Response) -> Any:
         try:
             return response.json()
+        except RecursionError:
+            raise EndpointUnavailable(
+                "The image endpoint answered JSON nested too deeply to read.",
+                status=response.status_code,
+                code="invalid_json",
+            ) from None
         except ValueError:
             raise EndpointUnavailable(
                 f"The image endpoint answered HTTP {response.status_code} with "
@@ -305,16 +368,19 @@ class ImageClient:
         form: list[tuple[str, str]] | None = None,
         files: list[FilePart] | None = None,
         streamed: bool = False,
+        max_bytes: int | None = None,
     ) -> requests.Response:
         """Send with retries; the first answer under 400, or the error it amounts to.
 
         A streamed answer (``stream`` in the body) is returned unread, for the caller to read.
+        Any other is read here whole, within the answer's wall-clock deadline and size cap.
         """
         url = self.base_url + path
         accept = "text/event-stream" if streamed else "application/json"
         attempt = 0
         while True:
             attempt += 1
+            deadline = time.monotonic() + self._answer_timeout()
             try:
                 response = self.session.request(
                     method,
@@ -323,15 +389,24 @@ class ImageClient:
                     json=json_body if form is None and files is None else None,
                     data=form,
                     files=files,
-                    stream=streamed,
+                    stream=True,  # the body is read below, against the deadline and the cap
                     headers={"Accept": accept, **self._auth_headers()},
                     timeout=(self.config.connect_timeout, self.config.read_timeout),
                 )
-            except requests.ReadTimeout as exc:
+                if response.status_code >= 400:
+                    _load_body(response, deadline=deadline, cap=MAX_ERROR_BODY_BYTES, truncate=True)
+                elif not streamed:
+                    _load_body(response, deadline=deadline, cap=max_bytes or self._answer_cap(1))
+            except _AnswerTooLarge as exc:
+                raise EndpointUnavailable(
+                    f"The image endpoint's answer is larger than {_bytes_text(exc.cap)}.",
+                    code="too_large",
+                ) from None
+            except (requests.ReadTimeout, _DeadlinePassed, TimeoutError) as exc:
                 # Not retried: the endpoint took the request and may still be making (and
                 # charging for) those images; asking again would pay for them twice.
                 raise EndpointTimeout(
-                    f"The image endpoint did not answer within {self.config.read_timeout:g} s.",
+                    f"The image endpoint did not answer within {self._answer_timeout():g} s.",
                     code="timeout",
                 ) from exc
             except requests.Timeout as exc:
@@ -351,6 +426,7 @@ class ImageClient:
                 wait = None
             else:
                 if response.status_code < 400:
+                    self.last_headers = response.headers
                     return response
                 error = self._status_error(response)
                 response.close()
@@ -364,6 +440,14 @@ class ImageClient:
             self._sleep(wait if wait is not None else self._backoff(attempt))
             self._check_stop()
 
+    def _answer_timeout(self) -> float:
+        return self.config.answer_timeout or self.config.read_timeout
+
+    def _answer_cap(self, count: int) -> int:
+        if self.config.max_answer_bytes is not None:
+            return self.config.max_answer_bytes
+        return count * self._max_event_bytes() + 1024 * 1024
+
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, so that many clients do not retry in step.
         ceiling = min(self.config.max_backoff, self.config.backoff * 2 ** (attempt - 1))
@@ -373,6 +457,9 @@ class ImageClient:
         status = response.status_code
         message, code, param = _error_fields(response)
         text = message or f"HTTP {status} {response.reason or ''}".strip()
+        # A provider's message is shown to people and stored: a sentence, not two megabytes.
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[:MAX_MESSAGE_CHARS] + "…"
         if status == 429:
             return RateLimited(
                 f"The image endpoint is rate limiting us: {text}",
@@ -421,14 +508,35 @@ class ImageClient:
         return self._read_events(response)
 
     def _read_events(self, response: requests.Response) -> Iterator[ServerSentEvent]:
+        started = time.monotonic()
+        stream_deadline = started + (self.config.stream_timeout or 4 * self._answer_timeout())
+        # Only an event moves this on: a keep-alive comment every few seconds does not.
+        idle_deadline = [started + self.config.read_timeout]
+
+        def chunks() -> Iterator[bytes]:
+            while True:
+                deadline = min(stream_deadline, idle_deadline[0])
+                _limit_next_read(response, deadline)
+                # read1: whatever has arrived, at once. (iter_content(None) waits for the end
+                # of a stream that is not chunked, and an event must be passed on as it comes.)
+                chunk = response.raw.read1(READ_CHUNK, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+
         try:
-            # read1: whatever has arrived, at once. (iter_content(None) waits for the end of a
-            # stream that is not chunked, and an event must be passed on as it comes.)
-            chunks = iter(lambda: response.raw.read1(64 * 1024, decode_content=True), b"")
-            yield from parse_sse(chunks, max_event_bytes=self._max_event_bytes())
-        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+            for event in parse_sse(chunks(), max_event_bytes=self._max_event_bytes()):
+                idle_deadline[0] = time.monotonic() + self.config.read_timeout
+                yield event
+        except (
+            requests.Timeout,
+            urllib3.exceptions.TimeoutError,
+            TimeoutError,
+            _DeadlinePassed,
+        ):
             raise EndpointTimeout(
-                f"The image endpoint stopped sending for {self.config.read_timeout:g} s.",
+                f"The image endpoint's stream sent no image event for "
+                f"{self.config.read_timeout:g} s, or ran past its deadline.",
                 code="timeout",
             ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
@@ -444,7 +552,7 @@ class ImageClient:
 
     # -- results -------------------------------------------------------------------------
 
-    def _parse_generation(self, payload: Any) -> GenerationResult:
+    def _parse_generation(self, payload: Any, *, count: int = MAX_ITEMS) -> GenerationResult:
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise EndpointUnavailable(
                 "The image endpoint's answer has no 'data' list of images.", code="invalid_response"
@@ -459,11 +567,14 @@ class ImageClient:
             created=created if isinstance(created, int) else None,
             fields={k: v for k, v in payload.items() if k not in ("created", "data")},
         )
-        for index, entry in enumerate(data):
-            result.items.append(self._parse_item(index, entry))
+        # Items beyond what was asked are not read: 10,000 ``url`` items for n=1 are one
+        # download. What all items hold together is capped like the answer.
+        budget = [self._answer_cap(count)]
+        for index, entry in enumerate(data[:count]):
+            result.items.append(self._parse_item(index, entry, budget))
         return result
 
-    def _parse_item(self, index: int, entry: Any) -> ResultItem:
+    def _parse_item(self, index: int, entry: Any, budget: list[int] | None = None) -> ResultItem:
         item = ResultItem(index=index)
         if not isinstance(entry, dict):
             item.error = "The endpoint sent something that is not an image object."
@@ -480,17 +591,32 @@ class ImageClient:
             item.source = "url"
             item.url = entry["url"]
             self._check_stop()
+            # Downloads run one after another, each capped by what the answer has left.
+            left = self.config.max_download_bytes if budget is None else budget[0]
             try:
-                item.data = self.download(entry["url"])
+                item.data = self._download(
+                    entry["url"], cap=max(0, min(self.config.max_download_bytes, left))
+                )
             except ClientError as exc:
                 item.error = exc.message
+                if exc.code == "too_large" and left < self.config.max_download_bytes:
+                    item.error = _OVER_BUDGET
         else:
             item.error = "The endpoint sent an image with neither 'b64_json' nor 'url'."
+        if budget is not None and item.data is not None:
+            budget[0] -= len(item.data)
+            if budget[0] < 0:
+                item.data = None
+                item.error = _OVER_BUDGET
         return item
 
     def download(self, url: str) -> bytes:
         """Fetch a result URL now, before it expires: http(s) only, at most the byte cap."""
-        cap = self.config.max_download_bytes
+        return self._download(url, cap=self.config.max_download_bytes)
+
+    def _download(self, url: str, *, cap: int) -> bytes:
+        # One wall-clock deadline for the whole download, every redirect and read included.
+        deadline = time.monotonic() + self.config.download_timeout
         try:
             # Redirects are followed here, one hop at a time, so that the key's origin check
             # below holds for every hop: requests itself would carry X-API-Key across them.
@@ -502,15 +628,24 @@ class ImageClient:
                         code="invalid_url",
                     )
                 # The key goes only to the endpoint's own origin: a result URL on a CDN or
-                # anyone else's host must not learn it.
-                headers = self._auth_headers() if _origin(url) == _origin(self.base_url) else {}
-                with self.session.get(
-                    url,
-                    headers=headers,
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=(self.config.connect_timeout, self.config.download_timeout),
-                ) as response:
+                # anyone else's host must not learn it. Another origin is reached only at a
+                # public address (or one the operator allowed), checked and connected to.
+                remaining = max(0.01, deadline - time.monotonic())
+                timeout = (
+                    min(self.config.connect_timeout, remaining),
+                    min(self.config.download_timeout, remaining),
+                )
+                if _origin(url) == _origin(self.base_url):
+                    answer = self.session.get(
+                        url,
+                        headers=self._auth_headers(),
+                        stream=True,
+                        allow_redirects=False,
+                        timeout=timeout,
+                    )
+                else:
+                    answer = self._foreign_get(url, timeout=timeout)
+                with answer as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers["Location"])
                         continue
@@ -521,27 +656,211 @@ class ImageClient:
                             status=response.status_code,
                             code="download_failed",
                         )
-                    declared = response.headers.get("Content-Length")
-                    if declared and declared.isdigit() and int(declared) > cap:
-                        raise EndpointError(_too_big(int(declared), cap), code="too_large")
-                    chunks: list[bytes] = []
-                    received = 0
-                    for chunk in response.iter_content(chunk_size=64 * 1024):
-                        received += len(chunk)
-                        if received > cap:
-                            raise EndpointError(_too_big(received, cap), code="too_large")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
+                    try:
+                        return _read_capped(response, deadline=deadline, cap=cap)
+                    except _AnswerTooLarge as exc:
+                        raise EndpointError(_too_big(exc.size, cap), code="too_large") from None
             raise EndpointError(
                 f"Downloading the image failed: more than {MAX_REDIRECTS} redirects.",
                 code="download_failed",
             )
-        except requests.Timeout:
-            raise EndpointTimeout("Downloading the image timed out.", code="timeout") from None
-        except requests.RequestException as exc:
+        except (requests.Timeout, _DeadlinePassed, TimeoutError, urllib3.exceptions.TimeoutError):
+            raise EndpointTimeout(
+                f"Downloading the image took longer than {self.config.download_timeout:g} s.",
+                code="timeout",
+            ) from None
+        except _Unreachable:
+            raise EndpointError(_UNREACHABLE, code="download_failed") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise EndpointUnavailable(
                 f"Downloading the image failed: {_short(exc)}", code="download_failed"
             ) from None
+
+    @contextlib.contextmanager
+    def _foreign_get(self, url: str, *, timeout: tuple[float, float]) -> Iterator[Any]:
+        """GET ``url`` of another origin: its host name resolved once, every address checked,
+        and the connection made to the checked one (a second lookup could answer otherwise).
+        Whatever fails before an answer is :class:`_Unreachable`, one message for all, so that
+        a refused address, a closed port and an unknown name look alike."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or ""
+        allowed = self.config.private_hosts
+        if allowed is None:
+            allowed = PRIVATE_DOWNLOAD_HOSTS
+        address = _checked_address(host, port, private_ok=host.lower() in allowed)
+        pool_class = (
+            urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
+        )
+        options: dict[str, Any] = {}
+        if parts.scheme == "https":
+            # The certificates requests itself trusts (certifi), checked against the host name.
+            options = {"cert_reqs": "CERT_REQUIRED", "ca_certs": requests.certs.where()}
+        pool = pool_class(host, port, maxsize=1, retries=False, block=False, **options)
+        base = pool.ConnectionCls
+
+        class PinnedConnection(base):  # type: ignore[misc, valid-type]
+            def _new_conn(self):  # the checked address, whatever the name resolves to now
+                return urllib3.util.connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address
+                )
+
+        pool.ConnectionCls = PinnedConnection
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        try:
+            raw = pool.urlopen(
+                "GET",
+                target,
+                headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=True,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            )
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            pool.close()
+            raise
+        except (urllib3.exceptions.HTTPError, OSError):
+            pool.close()
+            raise _Unreachable() from None
+        try:
+            yield _ForeignResponse(raw)
+        finally:
+            raw.release_conn()
+            pool.close()
+
+
+class _ForeignResponse:
+    """The little of a ``requests.Response`` that a download reads, over urllib3's."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers = raw.headers
+        self.is_redirect = raw.status in (301, 302, 303, 307, 308) and "location" in raw.headers
+
+
+class _Unreachable(Exception):
+    """A download address refused, or not reached: said the same way whatever the cause."""
+
+
+_UNREACHABLE = "Downloading the image failed: its address cannot be reached from here."
+
+
+def _checked_address(host: str, port: int, *, private_ok: bool) -> str:
+    """The one address a download connects to: the host name resolved once (every spelling of
+    an address, ``2130706433``, ``0x7f.1``, ``[::1]``, ``::ffff:127.0.0.1``, resolves to what it
+    means), each result checked to be public unless ``private_ok``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise _Unreachable() from None
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None) or getattr(address, "sixtofour", None)
+        for candidate in (address, mapped):
+            if candidate is not None and not candidate.is_global and not private_ok:
+                raise _Unreachable()
+        addresses.append(str(address))
+    if not addresses:
+        raise _Unreachable()
+    return addresses[0]
+
+
+_OVER_BUDGET = "The answer's images together pass its size limit; this one is dropped."
+
+
+class _DeadlinePassed(Exception):
+    """An answer's wall-clock deadline passed while it was still arriving."""
+
+
+class _AnswerTooLarge(Exception):
+    def __init__(self, size: int, cap: int) -> None:
+        super().__init__(size, cap)
+        self.size, self.cap = size, cap
+
+
+def _wanted(n: Any) -> int:
+    """How many items of an answer are read: ``n`` when it is a sane count, else the most."""
+    if isinstance(n, bool) or not isinstance(n, int | str):
+        return MAX_ITEMS
+    try:
+        return max(1, min(int(n), MAX_ITEMS))
+    except ValueError:
+        return MAX_ITEMS
+
+
+def _limit_next_read(response: requests.Response, deadline: float) -> None:
+    """The next socket read waits no longer than the deadline leaves (the read timeout would
+    restart at every byte); past the deadline, stop."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _DeadlinePassed()
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if sock is not None:
+        try:
+            current = sock.gettimeout()
+            sock.settimeout(remaining if current is None else min(current, remaining))
+        except OSError:
+            pass
+
+
+def _read_capped(response: requests.Response, *, deadline: float, cap: int) -> bytes:
+    """The body, decompressed, within ``deadline``; :class:`_AnswerTooLarge` past ``cap``
+    bytes, counted as sent (Content-Length, bytes on the wire) and as unpacked."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _AnswerTooLarge(int(declared), cap)
+    chunks: list[bytes] = []
+    received = 0
+    raw = response.raw
+    while True:
+        _limit_next_read(response, deadline)
+        chunk = raw.read1(READ_CHUNK, decode_content=True)
+        if not chunk:
+            break
+        received += len(chunk)
+        if received > cap or getattr(raw, "_fp_bytes_read", 0) > cap:
+            raise _AnswerTooLarge(received, cap)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _load_body(
+    response: requests.Response, *, deadline: float, cap: int, truncate: bool = False
+) -> None:
+    """Read the body now (see :func:`_read_capped`) and leave it where ``response.json()`` and
+    ``response.text`` find it; ``truncate`` keeps the first ``cap`` bytes of a longer one."""
+    try:
+        if truncate:
+            chunks, received = [], 0
+            while received <= cap:
+                _limit_next_read(response, deadline)
+                chunk = response.raw.read1(READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+            content = b"".join(chunks)[:cap]
+        else:
+            content = _read_capped(response, deadline=deadline, cap=cap)
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
+        response.close()
+        raise _DeadlinePassed() from None
+    except urllib3.exceptions.HTTPError as exc:
+        response.close()
+        raise requests.ConnectionError(str(exc)) from None
+    except BaseException:
+        response.close()
+        raise
+    response._content = content
+    response._content_consumed = True
+    response.close()
 
 
 def parse_sse(chunks: Iterable[bytes], *, max_event_bytes: int) -> Iterator[ServerSentEvent]:
@@ -666,19 +985,34 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+# The longest wait a Retry-After may ask for: 1e400 (infinity) or a date in ten years is read
+# as this, so that a caller can compare it and give up rather than overflow.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+
+
 def _retry_after_seconds(headers: Any) -> float | None:
-    """``retry-after-ms`` (OpenAI's) or ``Retry-After`` in seconds or as an HTTP date."""
+    """``retry-after-ms`` (OpenAI's) or ``Retry-After`` in seconds or as an HTTP date; clamped
+    to 0 .. :data:`MAX_RETRY_AFTER_SECONDS` (nan is 0: "soon", as a caller's floor decides)."""
+    seconds = _retry_after_raw(headers)
+    if seconds is None:
+        return None
+    if seconds != seconds:  # nan
+        return 0.0
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
+def _retry_after_raw(headers: Any) -> float | None:
     value = headers.get("retry-after-ms")
     if value:
         try:
-            return max(0.0, float(value) / 1000)
+            return float(value) / 1000
         except ValueError:
             pass
     value = headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return float(value)
     except ValueError:
         pass
     try:

@@ -9,6 +9,7 @@ a reason. What is stored is always the bytes as received; only thumbnails are ma
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import re
 import struct
@@ -24,14 +25,10 @@ import defusedxml.ElementTree
 from defusedxml import DefusedXmlException
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "SVG": "svg"}
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "svg": "image/svg+xml",
-}
+from .protocol import CONTENT_TYPES, IMAGE_FORMATS, THUMBNAIL_FORMAT
+
+# Pillow's name of each format kept -> the extension its original is stored under.
+ALLOWED_FORMATS = {f.pillow: f.extension for f in IMAGE_FORMATS.values()}
 
 # An animation is decoded frame by frame before it is kept: this many frames at most, and this
 # many pixels over all its frames, so that a small file of a million frames costs nothing.
@@ -54,6 +51,7 @@ SVG_RENDER_CPU_SECONDS = 5
 SVG_RENDER_MEMORY_BYTES = 1024 * 1024 * 1024
 TOO_COMPLEX = "The SVG is too complex to display"
 _RASTER_CHILD = Path(__file__).with_name("svg_raster.py")
+_RESVG_HOME = str(Path(importlib.util.find_spec("resvg_py").origin).parent.parent)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -118,6 +116,8 @@ def verify(data: bytes, *, max_pixels: int, max_frames: int = MAX_FRAMES) -> Ver
             probe.verify()  # checksums and structure, without decoding
             image = Image.open(io.BytesIO(data))
             image.load()  # every pixel: a truncated file fails here
+            if probe.format == "PNG":
+                _check_png_rows(data, width, height)
             verified = VerifiedImage(image=image, format=probe.format, width=width, height=height)
             if getattr(image, "is_animated", False):
                 _decode_frames(verified, data, max_frames=max_frames)
@@ -130,6 +130,61 @@ def verify(data: bytes, *, max_pixels: int, max_frames: int = MAX_FRAMES) -> Ver
         except Exception as exc:
             raise ImageRejected(f"The image is damaged or incomplete: {exc}") from None
     return verified
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Adam7: (first column, first row, column step, row step) of each pass.
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def _check_png_rows(data: bytes, width: int, height: int) -> None:
+    """Pillow keeps a PNG whose compressed data ends early (after 64 of 6,000 rows, say),
+    the missing rows left blank: count the rows the data really holds, and refuse it."""
+    position, ihdr, stream = 8, None, zlib.decompressobj()
+    produced = 0
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        position += 12 + length
+        if kind == b"IHDR" and len(body) >= 13:
+            ihdr = body
+        elif kind == b"IDAT":
+            try:
+                while body:
+                    produced += len(stream.decompress(body, 1 << 20))
+                    body = stream.unconsumed_tail
+            except zlib.error:
+                return  # Pillow has judged the stream; only its length is checked here
+        elif kind == b"IEND":
+            break
+    if ihdr is None:
+        return
+    depth, colour, interlace = ihdr[8], ihdr[9], ihdr[12]
+    bits = depth * _PNG_CHANNELS.get(colour, 4)
+
+    def row_bytes(columns: int) -> int:
+        return 1 + (columns * bits + 7) // 8 if columns else 0
+
+    if interlace:
+        expected = sum(
+            row_bytes(max(0, (width - x + dx - 1) // dx)) * max(0, (height - y + dy - 1) // dy)
+            for x, y, dx, dy in _ADAM7
+        )
+    else:
+        expected = row_bytes(width) * height
+    if produced < expected:
+        rows = produced // max(1, row_bytes(width))
+        raise ImageRejected(
+            f"The PNG is incomplete: its pixel data covers {rows:,} of {height:,} rows."
+        )
 
 
 def _decode_frames(verified: VerifiedImage, data: bytes, *, max_frames: int) -> None:
@@ -381,8 +436,12 @@ def render_svg(svg: bytes, *, width: int, height: int) -> Image.Image:
     """
     args = [
         sys.executable,
-        "-I",  # no user site, no PYTHON* variables: the child imports only resvg
+        # No user site, no PYTHON* variables, no site processing (a third of the start-up):
+        # the child imports only resvg, from the folder named here.
+        "-I",
+        "-S",
         str(_RASTER_CHILD),
+        _RESVG_HOME,
         str(max(1, width)),
         str(max(1, height)),
         str(SVG_RENDER_CPU_SECONDS),
@@ -417,7 +476,7 @@ def placeholder_thumbnail(*, width: int, height: int, max_side: int) -> tuple[by
     scale = max_side / max(width, height, 1)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     buffer = io.BytesIO()
-    Image.new("RGB", size, (128, 128, 128)).save(buffer, "WEBP", quality=60)
+    Image.new("RGB", size, (128, 128, 128)).save(buffer, THUMBNAIL_FORMAT.pillow, quality=60)
     return buffer.getvalue(), size[0], size[1]
 
 
@@ -429,7 +488,7 @@ def thumbnail(image: Image.Image, *, max_side: int) -> tuple[bytes, int, int]:
     thumb = _fit(image, max_side)
     buffer = io.BytesIO()
     # method=2: less than half the encoding time of 4, for files about a tenth larger.
-    thumb.save(buffer, "WEBP", quality=82, method=2)
+    thumb.save(buffer, THUMBNAIL_FORMAT.pillow, quality=82, method=2)
     return buffer.getvalue(), thumb.width, thumb.height
 
 
@@ -476,7 +535,7 @@ def thumbnail_for(verified: VerifiedImage, *, max_side: int) -> tuple[bytes, int
                 width=verified.width, height=verified.height, max_side=max_side
             )
         buffer = io.BytesIO()
-        rendered.save(buffer, "WEBP", quality=86, method=4)
+        rendered.save(buffer, THUMBNAIL_FORMAT.pillow, quality=86, method=4)
         return buffer.getvalue(), rendered.width, rendered.height
     if verified.is_animated:
         return _animated_thumbnail(verified, max_side=max_side)
@@ -503,7 +562,7 @@ def _animated_thumbnail(verified: VerifiedImage, *, max_side: int) -> tuple[byte
     buffer = io.BytesIO()
     small[0].save(
         buffer,
-        "WEBP",
+        THUMBNAIL_FORMAT.pillow,
         save_all=True,
         append_images=small[1:],
         duration=durations[: len(small)],
@@ -529,6 +588,25 @@ def as_edit_source(data: bytes, *, format: str, width: int, height: int) -> tupl
     buffer = io.BytesIO()
     picture.save(buffer, "PNG")
     return buffer.getvalue(), "image/png"
+
+
+def png_text_keywords(png: bytes) -> set[str]:
+    """The keywords of a PNG's text chunks (tEXt, zTXt, iTXt), read from the chunk headers
+    without decoding the image; an empty set for anything that is not a PNG."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return set()
+    found: set[str] = set()
+    at = 8
+    while at + 8 <= len(png):
+        length = struct.unpack(">I", png[at : at + 4])[0]
+        kind = png[at + 4 : at + 8]
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            body = png[at + 8 : at + 8 + min(length, 80)]
+            found.add(body.split(b"\x00", 1)[0].decode("latin-1"))
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    return found
 
 
 def embed_png_text(png: bytes, keyword: str, text: str) -> bytes:

@@ -31,15 +31,35 @@ MAX_PARTIAL_IMAGES = 3
 
 RESPONSE_FORMATS = ("url", "b64_json")
 DEFAULT_RESPONSE_FORMAT = "url"
-OUTPUT_FORMATS = ("png", "jpeg", "webp", "gif", "svg")
-RASTER_OUTPUT_FORMATS = ("png", "webp", "jpeg")
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "svg": "image/svg+xml",
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """One image format, everywhere it is named: in ``output_format``, on a stored row, in a
+    ``Content-Type``, in a file name and to Pillow."""
+
+    name: str
+    content_type: str
+    extension: str  # without the dot
+    pillow: str  # Pillow's name for it (SVG is read by our own code, not Pillow)
+
+
+IMAGE_FORMATS: dict[str, ImageFormat] = {
+    image_format.name: image_format
+    for image_format in (
+        ImageFormat("png", "image/png", "png", "PNG"),
+        ImageFormat("jpeg", "image/jpeg", "jpg", "JPEG"),
+        ImageFormat("webp", "image/webp", "webp", "WEBP"),
+        ImageFormat("gif", "image/gif", "gif", "GIF"),
+        ImageFormat("svg", "image/svg+xml", "svg", "SVG"),
+    )
 }
+# Thumbnails, and the previews of partial images, are made in this format; a stored image
+# records the format its thumbnail was made in, so that changing this leaves old ones readable.
+THUMBNAIL_FORMAT = IMAGE_FORMATS["webp"]
+OUTPUT_FORMATS = tuple(IMAGE_FORMATS)
+RASTER_OUTPUT_FORMATS = ("png", "webp", "jpeg")
+CONTENT_TYPES = {name: image_format.content_type for name, image_format in IMAGE_FORMATS.items()}
 
 PROCEDURAL_MODEL = "novisurf-procedural"
 DEFAULT_MODEL = PROCEDURAL_MODEL
@@ -287,6 +307,17 @@ class ProtocolError(Exception):
 
     def envelope(self) -> dict[str, Any]:
         return error_envelope(self.message, param=self.param, code=self.code, type=self.type)
+
+
+def body_too_large(limit: int | None = None) -> ProtocolError:
+    """The one answer to a body over its cap (413), wherever it is noticed: the middleware, the
+    API's readers, Django's own limits."""
+    message = (
+        f"The request body is larger than {limit // 1024:,} KB."
+        if limit
+        else "The request body is too large."
+    )
+    return ProtocolError(message, status=413, code="request_too_large")
 
 
 def error_envelope(
@@ -593,7 +624,7 @@ _CORE_FIELDS = ("prompt", "model", "n", "size", "response_format")
 GENERATION_FIELDS = frozenset({*_CORE_FIELDS, *GENERATION_OPTIONS})
 EDIT_FILE_FIELDS = ("image", "mask", "markup")
 EDIT_FIELDS = frozenset({*_CORE_FIELDS, *EDIT_OPTIONS, *EDIT_FILE_FIELDS})
-# Before issue 9 this was the one list; kept for callers that ask about generations.
+# The fields of a generation request (what callers that ask about generations mean).
 KNOWN_FIELDS = GENERATION_FIELDS
 # The fields whose multipart text is a number or a boolean.
 INT_FIELDS = frozenset(
@@ -624,16 +655,6 @@ def _transparent_needs_alpha(draft: _Draft) -> None:
             f"A transparent background needs output_format png or webp, not {output_format}.",
             param="background",
             code="invalid_value",
-        )
-
-
-def _compression_needs_lossy_format(draft: _Draft) -> None:
-    output_format = draft.options.get("output_format", "png")
-    if "output_compression" in draft.options and output_format not in ("jpeg", "webp"):
-        raise ProtocolError(
-            f"output_compression applies to jpeg and webp output only, not {output_format}.",
-            param="output_compression",
-            code="unsupported_parameter",
         )
 
 
@@ -670,15 +691,6 @@ def _animated_and_vector_do_not_stream(draft: _Draft) -> None:
         raise ProtocolError("GIF output cannot use a mask.", param="mask", code="invalid_value")
 
 
-def _partials_need_stream(draft: _Draft) -> None:
-    if draft.options.get("partial_images") and not draft.options.get("stream"):
-        raise ProtocolError(
-            "'partial_images' are sent only when streaming: add 'stream': true.",
-            param="partial_images",
-            code="unsupported_value",
-        )
-
-
 def _markup_not_with_mask(draft: _Draft) -> None:
     if draft.has_markup and draft.has_mask:
         raise ProtocolError(
@@ -688,11 +700,9 @@ def _markup_not_with_mask(draft: _Draft) -> None:
 
 RULES: tuple[Rule, ...] = (
     _transparent_needs_alpha,
-    _compression_needs_lossy_format,
     _frames_need_gif,
     _svg_needs_svg,
     _animated_and_vector_do_not_stream,
-    _partials_need_stream,
     _markup_not_with_mask,
 )
 
@@ -841,13 +851,21 @@ def _validate(
     n = _n(body, spec)
     size = _size(body, spec, is_edit=files is not None)
     response_format = _response_format(body, spec)
+    if files is not None and body.get("response_format") is None and spec.answers_url:
+        # An edit answers base64 unless a URL is asked for: the AI SDK reads only b64_json there.
+        response_format = "b64_json"
 
     options: dict[str, Any] = {}
     for name, check in checks.items():
         if body.get(name) is not None:
             options[name] = check(name, body[name], spec)
     stream = bool(options.pop("stream", False))
+    # Accepted without a stream, as OpenAI's own examples send it, and then meaningless.
     partial_images = options.pop("partial_images", 0)
+    partial_images = partial_images if stream else 0
+    if options.get("output_format", "png") not in ("jpeg", "webp"):
+        # Accepted with PNG (OpenAI's examples send it), where it has nothing to compress.
+        options.pop("output_compression", None)
 
     images, mask, markup = (), None, None
     if files is not None:

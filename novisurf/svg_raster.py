@@ -3,8 +3,9 @@ imported by the site.
 
 resvg holds the interpreter lock while it draws, and a small document can ask for a great deal
 of drawing; here it can only use up its own CPU-time and memory limits, set before anything
-is parsed. Reads the render-safe SVG on stdin, writes the PNG on stdout; argv: width, height,
-CPU seconds, memory bytes.
+is parsed. Reads the render-safe SVG on stdin, writes the PNG on stdout; argv: the folder
+resvg_py is installed in (the child starts without site processing), width, height, CPU
+seconds, memory bytes.
 """
 
 import resource
@@ -12,7 +13,8 @@ import sys
 
 
 def main() -> int:
-    width, height, cpu_seconds, memory = (int(value) for value in sys.argv[1:5])
+    sys.path.insert(0, sys.argv[1])
+    width, height, cpu_seconds, memory = (int(value) for value in sys.argv[2:6])
     # SIGXCPU at the soft limit ends the process; the hard limit one second later is the fence.
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

@@ -10,9 +10,15 @@ class SiteConfig(AppConfig):
     verbose_name = "Novisurf site"
 
     def ready(self) -> None:
+        from django.conf import settings
         from django_tasks.signals import task_finished, task_started
 
-        from novisurf import logcontext
+        from novisurf import client, logcontext
+
+        # Result URLs of other origins may come from these hosts' private addresses.
+        client.PRIVATE_DOWNLOAD_HOSTS = tuple(
+            host.lower() for host in settings.NOVISURF_PRIVATE_DOWNLOAD_HOSTS
+        )
 
         # A worker's log lines carry the id of the task they belong to.
         def started(sender, task_result, **kwargs) -> None:
@@ -45,3 +51,4 @@ class SiteConfig(AppConfig):
             from api import budgets
 
             keeping.budget_provider(budgets.budget_status)
+            keeping.pricer(budgets.answer_price)

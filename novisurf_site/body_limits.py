@@ -16,7 +16,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from novisurf.protocol import MAX_BODY_BYTES, error_envelope
+from novisurf.protocol import MAX_BODY_BYTES, body_too_large, error_envelope
 
 SMALL_BODY = 64 * 1024  # a login form, a health probe
 DEFAULT_BODY = 10 * 1024 * 1024  # any other form of the site
@@ -103,9 +103,8 @@ class BodyLimitMiddleware:
 
 
 def _too_large(cap: int) -> _Refused:
-    return _Refused(
-        413, f"The request body is larger than {cap // 1024:,} KB.", "request_too_large"
-    )
+    error = body_too_large(cap)
+    return _Refused(error.status, error.message, error.code)
 
 
 def _declared_length(headers: dict[str, str], cap: int) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from novisurf.protocol import error_envelope
+from novisurf.protocol import body_too_large, error_envelope
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -63,11 +63,9 @@ def length_required(request: HttpRequest) -> HttpResponse:
 
 
 def too_large(request: HttpRequest, *, limit: int | None = None) -> HttpResponse:
-    message = (
-        f"The request body is larger than {limit // 1024:,} KB."
-        if limit
-        else "The request body is too large."
-    )
+    error = body_too_large(limit)
     if is_api(request):
-        return _json(message, status=413, code="request_too_large")
-    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return _json(error.message, status=error.status, code=error.code)
+    return HttpResponse(
+        error.message, status=error.status, content_type="text/plain; charset=utf-8"
+    )

@@ -54,9 +54,17 @@ def check_cache() -> dict | None:
 
 
 def check_storage() -> dict | None:
-    # A read that needs the storage to answer (on S3, a HEAD with the credentials), and writes
-    # nothing: a name that never exists.
-    default_storage.exists("readyz/probe-that-does-not-exist")
+    # A small write, read back and deleted: a full disk or a read-only bucket answers reads
+    # but fails here, as every store would.
+    from django.core.files.base import ContentFile
+
+    name = default_storage.save(f"readyz/probe-{uuid.uuid4().hex}", ContentFile(b"ok"))
+    try:
+        with default_storage.open(name, "rb") as handle:
+            if handle.read() != b"ok":
+                raise RuntimeError("the storage did not keep what was written")
+    finally:
+        default_storage.delete(name)
     return None
 
 

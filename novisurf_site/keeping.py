@@ -89,6 +89,9 @@ class BudgetStatus:
 
 # (user_id, model, size, quality, n) -> BudgetStatus; registered by the endpoint's app.
 _budget_provider: Callable[..., BudgetStatus | None] | None = None
+# (model, size, quality, n, usage) -> (provider, USD): how the endpoint prices an answer;
+# registered by the endpoint's app, for generations whose answer did not say (streams).
+_pricer: Callable[..., tuple[str, Decimal]] | None = None
 # user_id -> that person's own monthly budget (USD) where it differs from the site's default;
 # registered by whoever keeps per-person limits (the gallery's limits, edited in the admin).
 _person_budget: Callable[[int], Decimal | None] | None = None
@@ -97,6 +100,21 @@ _person_budget: Callable[[int], Decimal | None] | None = None
 def budget_provider(function: Callable[..., BudgetStatus | None]) -> None:
     global _budget_provider
     _budget_provider = function
+
+
+def pricer(function: Callable[..., tuple[str, Decimal]]) -> None:
+    global _pricer
+    _pricer = function
+
+
+def answer_price(
+    *, model: str, size: str, quality: str | None, n: int, usage: dict | None
+) -> tuple[str, Decimal] | None:
+    """The provider the endpoint routes ``model`` to and what such an answer costs there;
+    None where no endpoint is here to say."""
+    if _pricer is None:
+        return None
+    return _pricer(model=model, size=size, quality=quality, n=n, usage=usage)
 
 
 def person_budget_provider(function: Callable[[int], Decimal | None]) -> None:

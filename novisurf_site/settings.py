@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "taggit",
     "axes",
+    "corsheaders",
     "csp",
     "django_tasks",
     "django_tasks_db",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "novisurf_site.middleware.HealthMiddleware",
     "novisurf_site.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer: a browser's preflight to /v1/ gets its CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "csp.middleware.CSPMiddleware",
     # WhiteNoise, able to run under ASGI without a thread hop (see the class).
     "novisurf_site.middleware.StaticFilesMiddleware",
@@ -109,6 +112,9 @@ AXES_CLIENT_IP_CALLABLE = "novisurf_site.lockout.client_ip"
 # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default, so that a
 # header a client made up never picks the address a lockout counts against.
 NOVISURF_TRUSTED_PROXIES = env.list("NOVISURF_TRUSTED_PROXIES", default=[])
+# Hosts (names or addresses) whose private addresses a provider's result URLs may point to,
+# besides the provider's own origin: none by default (no request forgery into the network).
+NOVISURF_PRIVATE_DOWNLOAD_HOSTS = env.list("NOVISURF_PRIVATE_DOWNLOAD_HOSTS", default=[])
 AXES_VERBOSE = False
 
 # Content-Security-Policy on every page (django-csp): scripts and styles only from this site,
@@ -292,9 +298,53 @@ NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default
 NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
 # Requests in flight to that upstream at once (per process); more wait, then get a 429.
 NOVISURF_UPSTREAM_MAX_CONCURRENCY = env.int("NOVISURF_UPSTREAM_MAX_CONCURRENCY", default=8)
+# Built-in renders in this many helper processes (0: in the web process), so that one web
+# process keeps several cores busy; `make run` asks for one per core. Renders smaller than
+# NOVISURF_RENDER_POOL_MIN_PIXELS (width x height x n) stay in the web process: cheaper there.
+NOVISURF_RENDER_PROCESSES = env.int("NOVISURF_RENDER_PROCESSES", default=0)
+NOVISURF_RENDER_POOL_MIN_PIXELS = env.int("NOVISURF_RENDER_POOL_MIN_PIXELS", default=512 * 512)
 # The providers, aliases and models the endpoint routes to (TOML; see the README). Empty: the
 # built-in renderer and the upstream above only. A wrong file stops startup.
 NOVISURF_PROVIDERS_FILE = env.str("NOVISURF_PROVIDERS_FILE", default="")
+
+# Browser clients of the endpoint (django-cors-headers): the origins that may call /v1/ from a
+# page, e.g. "https://app.example.com". Empty: none (programs and the gallery need no CORS).
+CORS_ALLOWED_ORIGINS = env.list("NOVISURF_CORS_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/v1/.*$"
+# Keys travel in headers, never in cookies: no credentials mode.
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-request-id",
+    "openai-organization",
+    "openai-project",
+    "openai-beta",
+    "idempotency-key",
+    # What the official SDKs send about themselves.
+    "x-stainless-arch",
+    "x-stainless-async",
+    "x-stainless-helper-method",
+    "x-stainless-lang",
+    "x-stainless-os",
+    "x-stainless-package-version",
+    "x-stainless-poll-helper",
+    "x-stainless-retry-count",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "x-stainless-timeout",
+)
+CORS_EXPOSE_HEADERS = (
+    "x-request-id",
+    "x-novisurf-provider",
+    "x-novisurf-cost",
+    "retry-after",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+)
 
 # Active API keys one person may hold.
 NOVISURF_MAX_KEYS_PER_USER = env.int("NOVISURF_MAX_KEYS_PER_USER", default=20)
@@ -330,6 +380,8 @@ NOVISURF_USER_MAX_BYTES = env.int("NOVISURF_USER_MAX_BYTES", default=0)
 NOVISURF_USER_MONTHLY_BUDGET = Decimal(env.str("NOVISURF_USER_MONTHLY_BUDGET", default="0"))
 # Trashed images are deleted for good after this many days.
 NOVISURF_TRASH_DAYS = env.int("NOVISURF_TRASH_DAYS", default=30)
+# Housekeeping steps of other apps, run by the workers' housekeeping round (hourly).
+NOVISURF_HOUSEKEEPING = ["api.services.issued_strays_sweep"]
 # "Undo" after a move to the trash is offered for this long (the Trash page restores any time).
 NOVISURF_TRASH_UNDO_SECONDS = env.int("NOVISURF_TRASH_UNDO_SECONDS", default=600)
 # Bulk actions on more images than this run in the background, with a progress page.

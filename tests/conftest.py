@@ -91,6 +91,19 @@ def _media_in_tmp(settings, tmp_path, request):
     clear_test_cache()
 
 
+# The fake providers, their CDNs and delivery hosts all live on loopback, standing in for
+# public hosts: the tests allow their downloads as an operator would allow a CDN on the local
+# network. Tests of request forgery set ``private_hosts=()`` on their client.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_downloads(monkeypatch):
+    from novisurf import client
+
+    monkeypatch.setattr(client, "PRIVATE_DOWNLOAD_HOSTS", LOOPBACK_HOSTS)
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user("alice", password="alice-password-123")

@@ -18,9 +18,6 @@ from .bulk import (
     bulk_action_run,
     bulk_action_start,
     bulk_apply,
-    images_favourite_set,
-    images_tag_add,
-    images_tag_remove,
 )
 from .edits import (
     EditRejected,
@@ -32,6 +29,7 @@ from .edits import (
 )
 from .events import event_emit, events_emit_many, events_prune
 from .files import files_delete_now, files_delete_on_commit, files_sweep
+from .image_sets import images_favourite_set, images_tag_add, images_tag_remove
 from .images import (
     download_stem,
     image_delete,
@@ -59,6 +57,7 @@ from .queue import (
     workers_alive,
 )
 from .runner import generation_run, generation_work
+from .spending import budget_check, generation_cost_record
 from .storage_check import StorageReport, storage_check
 from .tags import TagNameInvalid, TagRenamed, tag_delete, tag_rename
 from .trash import (
@@ -93,6 +92,7 @@ __all__ = [
     "board_images_add",
     "board_images_remove",
     "board_rename",
+    "budget_check",
     "bulk_action_run",
     "bulk_action_start",
     "bulk_apply",
@@ -108,6 +108,7 @@ __all__ = [
     "files_sweep",
     "generation_cancel",
     "generation_claim_next",
+    "generation_cost_record",
     "generation_create",
     "generation_pick",
     "generation_retry",

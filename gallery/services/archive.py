@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 from zipstream import ZIP_STORED, ZipStream
 
-from novisurf import imaging
+from novisurf.protocol import IMAGE_FORMATS
 
 from ..models import BoardImage, Image, TaggedImage
-from .images import image_parameters
+from .images import png_with_parameters
 
 CHUNK_ROWS = 200
 READ_SIZE = 256 * 1024
@@ -29,8 +29,12 @@ READ_SIZE = 256 * 1024
 def _rows(images: QuerySet[Image]) -> Iterator[Image]:
     # No prefetch_related: prefetched tags point back at their image, and those reference
     # cycles wait for the cyclic garbage collector, so memory would grow with the rows read.
+    # The generation comes along in the same query: a PNG's parameters read it.
     return (
-        images.prefetch_related(None).order_by("-created_at", "-id").iterator(chunk_size=CHUNK_ROWS)
+        images.prefetch_related(None)
+        .select_related("generation")
+        .order_by("-created_at", "-id")
+        .iterator(chunk_size=CHUNK_ROWS)
     )
 
 
@@ -75,7 +79,7 @@ def archive_slug(text: str) -> str:
 def member_name(position: int, width: int, image: Image) -> str:
     """``0007-a-lighthouse-on-a-cliff.png``: readable, in the listing's order, and unique by
     its number whatever the prompts."""
-    extension = {"jpeg": "jpg"}.get(image.format, image.format)
+    extension = IMAGE_FORMATS[image.format].extension
     return f"{position:0{width}d}-{archive_slug(image.prompt)}.{extension}"
 
 
@@ -84,7 +88,7 @@ def _original(image: Image, handle) -> Iterator[bytes]:
     as the single download does); other formats are copied in chunks."""
     with handle:
         if image.format == "png":
-            yield imaging.embed_png_text(handle.read(), "parameters", image_parameters(image))
+            yield png_with_parameters(image, handle.read())
             return
         while chunk := handle.read(READ_SIZE):
             yield chunk

@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from novisurf import imaging
+from novisurf.protocol import IMAGE_FORMATS, THUMBNAIL_FORMAT
 
 from ..models import GalleryEvent, Generation, Image, Tag, image_upload_to, thumbnail_upload_to
 from .events import event_emit
@@ -56,11 +57,12 @@ def image_store(
         file_size=len(data),
         content_hash=hashlib.sha256(data).hexdigest(),
         prompt=generation.prompt,
-        revised_prompt=revised_prompt,
+        # A provider's text, capped where it is stored (a prompt is at most 32,000 characters).
+        revised_prompt=(revised_prompt or "")[:32000],
         model=generation.model,
         size=generation.size,
     )
-    return _save_with_files(
+    return image_save_with_files(
         image,
         original=data,
         extension=verified.extension,
@@ -69,13 +71,14 @@ def image_store(
     )
 
 
-def _save_with_files(
+def image_save_with_files(
     image: Image, *, original: bytes, extension: str, thumbnail: bytes, tag_names: list[str]
 ) -> Image:
     """Write both files and commit the row, journalling the names so that nothing is orphaned:
     if this process dies between the write and the commit, the sweeper removes the files."""
     file_name = image_upload_to(image, f"original.{extension}")
-    thumb_name = thumbnail_upload_to(image, "thumbnail.webp")
+    image.thumbnail_format = THUMBNAIL_FORMAT.name
+    thumb_name = thumbnail_upload_to(image, f"thumbnail.{THUMBNAIL_FORMAT.extension}")
     journal = files_journal_writing(names=[file_name, thumb_name])
     written: list[str] = []
     try:
@@ -99,7 +102,9 @@ def _save_with_files(
         files_journal_settle(entry_ids=journal)
         return Image.objects.get(generation=image.generation, index=image.index)
     except Exception:
-        files_delete_now(names=written)
+        # Both names, not only those written whole: a write that failed part way (a full
+        # disk) may have left a partial file under its name.
+        files_delete_now(names=list(dict.fromkeys([*written, file_name, thumb_name])))
         files_journal_settle(entry_ids=journal)
         raise
     return image
@@ -163,26 +168,44 @@ def image_download(*, image: Image) -> tuple[bytes, str]:
     with image.file.open("rb") as handle:
         data = handle.read()
     if image.format == "png":
-        data = imaging.embed_png_text(data, "parameters", image_parameters(image))
-    extension = {"jpeg": "jpg"}.get(image.format, image.format)
+        data = png_with_parameters(image, data)
+    extension = IMAGE_FORMATS[image.format].extension
     # An SVG is a document that can carry script: it is only ever a download (see delivery).
     return data, f"{download_stem(image)}.{extension}"
 
 
+def png_with_parameters(image: Image, data: bytes) -> bytes:
+    """A PNG on its way out: a file that came with a ``parameters`` chunk (A1111, Forge, our
+    own) goes out byte for byte as it came; any other gets one written from what is known of
+    it, and nothing else."""
+    if "parameters" in imaging.png_text_keywords(data):
+        return data
+    return imaging.embed_png_text(data, "parameters", image_parameters(image))
+
+
+# The parameters of the A1111 layout, in its order, from the one table of what is known.
+A1111_KEYS = ("Steps", "Sampler", "Scheduler", "CFG scale", "Seed", "Denoising strength", "VAE")
+
+
 def image_parameters(image: Image) -> str:
-    """The generation's parameters in the layout Stable Diffusion web UI writes and tools read:
-    the prompt, then one line of ``Key: value`` pairs (values with commas are JSON-quoted)."""
-    pairs = {
-        "Size": f"{image.width}x{image.height}",
-        "Model": image.model,
-        "Seed": image.index,
-        "Requested size": image.size,
-        "Revised prompt": image.revised_prompt,
-        "Generator": "Novisurf",
-        "Created": image.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-    }
+    """The parameters in the layout Stable Diffusion web UI writes and tools read: the prompt,
+    ``Negative prompt: ...`` where there is one, then one line of ``Key: value`` pairs (values
+    with commas are JSON-quoted). Only what is known: no value is made up to fill the layout."""
+    from ..parameters import image_parameters_table
+
+    known = {p.label: p.value for p in image_parameters_table(image)}
+    pairs: dict[str, object] = {key: known[key] for key in A1111_KEYS if key in known}
+    pairs["Size"] = f"{image.width}x{image.height}"
+    pairs["Model"] = image.model
+    if image.generation_id:
+        pairs["Requested size"] = image.size
+        pairs["Revised prompt"] = image.revised_prompt
+        pairs["Generator"] = "Novisurf"
+    pairs["Created"] = image.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     line = ", ".join(f"{key}: {_quote(str(value))}" for key, value in pairs.items() if value != "")
-    return f"{image.prompt}\n{line}"
+    negative = known.get("Negative prompt")
+    head = f"{image.prompt}\nNegative prompt: {negative}" if negative else image.prompt
+    return f"{head}\n{line}"
 
 
 def _quote(value: str) -> str:

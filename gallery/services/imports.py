@@ -11,15 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 
 from django.conf import settings
+from django.utils import timezone
 
 from novisurf import imaging
 
 from ..models import Image
-from .images import _save_with_files
+from .images import image_save_with_files
 
 IMPORTED_MODEL = "imported"
 
@@ -33,9 +36,19 @@ class ImportResult:
 
 
 def image_import(
-    *, owner, data: bytes, filename: str, tag_names: list[str] | None = None
+    *,
+    owner,
+    data: bytes,
+    filename: str,
+    tag_names: list[str] | None = None,
+    modified_at: datetime | None = None,
 ) -> ImportResult:
-    """Verify and store one file for ``owner``. Never raises for a bad file: the result says."""
+    """Verify and store one file for ``owner``. Never raises for a bad file: the result says.
+
+    The image is dated by the file itself (PNG ``tIME``, EXIF ``DateTimeOriginal``), else by
+    ``modified_at`` (the file's modification time, where the browser or the disk tells it),
+    else now.
+    """
     name = PurePath(filename).name or "image"
     if len(data) > settings.NOVISURF_MAX_IMAGE_BYTES:
         limit = settings.NOVISURF_MAX_IMAGE_BYTES // (1024 * 1024)
@@ -76,9 +89,10 @@ def image_import(
         has_alpha=verified.has_alpha,
         is_animated=verified.is_animated,
         metadata={"imported_from": name, **{k: v for k, v in meta.items() if k != "prompt"}},
+        created_at=file_date(data, verified.image) or _plausible(modified_at) or timezone.now(),
     )
     try:
-        stored = _save_with_files(
+        stored = image_save_with_files(
             image,
             original=data,
             extension=verified.extension,
@@ -92,6 +106,70 @@ def image_import(
 
 def _for_a_file(reason: str) -> str:
     return reason.replace("The endpoint sent bytes", "The file holds bytes")
+
+
+# -- the file's own date -------------------------------------------------------------------------
+
+# Dates before this are a camera's unset clock, not a picture's date.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+def _plausible(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment if EARLIEST <= moment <= timezone.now() + timedelta(days=1) else None
+
+
+def file_date(data: bytes, image) -> datetime | None:
+    """When the file says it was made: PNG ``tIME`` (UTC, as the PNG standard defines it), else
+    EXIF ``DateTimeOriginal`` (with its ``OffsetTimeOriginal``; local time without one)."""
+    return _plausible(_png_time(data)) or _plausible(_exif_original(image))
+
+
+def _png_time(data: bytes) -> datetime | None:
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    at = 8
+    while at + 8 <= len(data):
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        kind = data[at + 4 : at + 8]
+        if kind == b"tIME" and length == 7:
+            year, month, day, hour, minute, second = struct.unpack(
+                ">HBBBBB", data[at + 8 : at + 15]
+            )
+            try:
+                return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+            except ValueError:
+                return None
+        if kind == b"IEND":
+            return None
+        at += 12 + length
+    return None
+
+
+def _exif_original(image) -> datetime | None:
+    if image is None:
+        return None
+    try:
+        exif = image.getexif().get_ifd(0x8769)  # the Exif IFD
+    except Exception:
+        return None
+    raw = exif.get(0x9003)  # DateTimeOriginal
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.strptime(raw.strip()[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = exif.get(0x9011)  # OffsetTimeOriginal, "+02:00"
+    if isinstance(offset, str) and len(offset.strip()) == 6:
+        try:
+            return datetime.strptime(raw.strip()[:19] + offset.strip(), "%Y:%m:%d %H:%M:%S%z")
+        except ValueError:
+            pass
+    return timezone.make_aware(moment)
 
 
 # -- metadata ------------------------------------------------------------------------------------
@@ -113,7 +191,8 @@ def read_metadata(image) -> dict:
         if isinstance(raw, str) and raw.strip().startswith("{"):
             try:
                 meta = parse(json.loads(raw))
-            except (ValueError, TypeError, AttributeError, KeyError):
+            except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+                # RecursionError: a graph nested 50,000 deep is no metadata, not a crash.
                 continue
             if meta.get("prompt"):
                 meta["source"] = "comfyui"

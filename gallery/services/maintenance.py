@@ -6,7 +6,9 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from ..models import Image
 from .events import events_prune
@@ -39,13 +41,45 @@ def stale_task_rows_fail(*, now=None, older_than: timedelta = timedelta(hours=2)
     )
 
 
+# Files no row names and no journal entry explains, older than this, are strays: removed.
+STRAY_GRACE = timedelta(hours=1)
+STRAY_SWEEP_EVERY = 3600  # seconds: walking every folder is not for every round
+
+
 def maintenance_run(*, now=None) -> dict[str, int]:
     """One round: every step is idempotent and safe to run from several workers at once."""
     report = dict(queue_sweep(now=now))
     report["files"] = files_sweep(now=now)
     report["trash"] = trash_purge(now=now)
     report["events"] = events_prune()
+    if cache.add("novisurf:strays-sweep", 1, STRAY_SWEEP_EVERY):
+        report["strays"] = strays_sweep(now=now)
+        # Other apps' housekeeping (the API's results folder), named in settings: the gallery
+        # imports no other app.
+        for path in settings.NOVISURF_HOUSEKEEPING:
+            report[path.rsplit(".", 1)[-1]] = import_string(path)(now=now)
     return report
+
+
+def strays_sweep(*, now=None) -> int:
+    """Files in the gallery's folders that no row names and no journal entry explains (a write
+    whose process died before journalling, a partial file of a full disk), older than
+    :data:`STRAY_GRACE`: deleted."""
+    from .files import storage
+    from .storage_check import storage_check
+
+    cutoff = (now or timezone.now()) - STRAY_GRACE
+    removed = 0
+    for name in storage_check().stray:
+        try:
+            if storage().get_modified_time(name) >= cutoff:
+                continue
+            storage().delete(name)
+        except (OSError, NotImplementedError):
+            logger.warning("Could not remove the stray file %s", name, exc_info=True)
+            continue
+        removed += 1
+    return removed
 
 
 def task_results_prune(*, now=None, older_than: timedelta = timedelta(days=1)) -> int:

@@ -3,13 +3,15 @@ wait for a provider that asked us to, and finish."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -18,7 +20,7 @@ from novisurf.protocol import MODELS, accepts_response_format
 
 from .. import imaging
 from ..models import Generation
-from ..provider_client import endpoint_client
+from ..provider_client import answered_provider, endpoint_client, forget_answers
 from .edits import EditSourceMissing, edit_files
 from .images import image_store
 from .queue import (
@@ -63,10 +65,34 @@ def generation_run(*, generation_id: str) -> Generation | None:
     return generation
 
 
+# Time to verify and store what came back, on top of the provider call's own worst case.
+STORE_SECONDS = 120
+
+
 def _run_leased(generation: Generation, *, worker_id: str) -> None:
-    with _LeaseKeeper(generation.pk, worker_id):
+    try:
+        _run_leased_once(generation, worker_id=worker_id)
+    except OperationalError as exc:
+        # A locked or restarting database: what is stored stays stored; the rest is asked for
+        # again after a backoff, within the provider wait budget, like a provider outage.
+        logger.warning("Generation %s deferred: the database failed (%s)", generation.pk, exc)
+        # Still failing: the lease lapses and housekeeping takes it up again.
+        with contextlib.suppress(DatabaseError):
+            _defer(
+                generation,
+                EndpointUnavailable("The database was busy; trying again.", code="database"),
+            )
+
+
+def _run_leased_once(generation: Generation, *, worker_id: str) -> None:
+    # Past the provider call's worst case the lease is no longer renewed: a worker stuck
+    # beyond every deadline lets its lease lapse, and the sweeper takes the generation up.
+    budget = endpoint_client().call_budget_seconds(downloads=generation.n) + STORE_SECONDS
+    with _LeaseKeeper(generation.pk, worker_id, renew_for=budget):
         try:
             _generate(generation)
+        except OperationalError:
+            raise
         except Exception:
             logger.exception("Generation %s stopped by an unexpected error", generation.pk)
             _finish(
@@ -79,9 +105,10 @@ def _run_leased(generation: Generation, *, worker_id: str) -> None:
 class _LeaseKeeper:
     """Renews a running generation's lease from a thread while the worker waits on the endpoint."""
 
-    def __init__(self, generation_id, worker_id: str) -> None:
+    def __init__(self, generation_id, worker_id: str, *, renew_for: float | None = None) -> None:
         self.generation_id = generation_id
         self.worker_id = worker_id[:64]
+        self.renew_until = None if renew_for is None else time.monotonic() + renew_for
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
 
@@ -97,6 +124,12 @@ class _LeaseKeeper:
         lease = settings.NOVISURF_LEASE_SECONDS
         try:
             while not self.stopped.wait(max(0.5, lease / 3)):
+                if self.renew_until is not None and time.monotonic() > self.renew_until:
+                    logger.warning(
+                        "Generation %s ran past its deadline; its lease is left to lapse",
+                        self.generation_id,
+                    )
+                    return
                 try:
                     Generation.objects.filter(
                         pk=self.generation_id,
@@ -115,6 +148,7 @@ def _generate(generation: Generation) -> None:
         return generation_cancelled(generation.pk)
 
     wanted = _indexes_to_ask(generation)
+    forget_answers()
     request = {
         "prompt": generation.prompt,
         "model": generation.model,
@@ -153,13 +187,21 @@ def _generate(generation: Generation) -> None:
     generation_cost_record(
         generation,
         usage=usage,
-        provider=answered_by,
+        # A streamed or edited answer's provider: from the headers its client last read.
+        provider=answered_by or answered_provider(),
         cost=answered_cost,
         images=sum(1 for item in items if item.data is not None and item.error is None),
     )
     item_errors = []
     # Each answer is stored at its own index; one already stored (by a worker that died after
     # storing it) is kept as it is: an image is never stored twice, whoever ran it before.
+    for index in wanted[len(items) :]:
+        item_errors.append(
+            {
+                "index": index,
+                "reason": f"The provider sent {len(items)} of the {len(wanted)} images asked for.",
+            }
+        )
     for item, index in zip(items, wanted, strict=False):
         if stop():
             return
@@ -175,6 +217,9 @@ def _generate(generation: Generation) -> None:
                 continue
             except imaging.ImageRejected as exc:
                 reason = str(exc)
+            except OSError as exc:
+                logger.warning("Could not store image %s of %s: %s", index, generation.pk, exc)
+                reason = f"The image could not be stored (storage failed: {exc.strerror or exc})."
         item_errors.append({"index": index, "reason": reason})
     _finish(generation, item_errors=item_errors, error="")
 
@@ -224,19 +269,42 @@ def _error_text(exc: ClientError) -> str:
     return exc.message
 
 
+# Faults that pass: the provider restarting (connection refused, a stream broken off), a
+# database busy for a while.
+TRANSIENT_CODES = frozenset({"connection_error", "stream_broken", "database"})
+# Waits between tries of a deferred generation: at least this, growing with the time waited.
+MIN_DEFER_SECONDS = 5.0
+MAX_DEFER_SECONDS = 300.0
+
+
 def _should_wait(exc: ClientError) -> bool:
-    """429 or 503 with a Retry-After longer than the client waits in line."""
-    return (
-        isinstance(exc, RateLimited | EndpointUnavailable)
-        and exc.status in (429, 503)
-        and exc.retry_after is not None
-    )
+    """A 429 or 503 with a Retry-After longer than the client waits in line, or a fault that
+    passes (see :data:`TRANSIENT_CODES`): the generation waits and is tried again."""
+    if isinstance(exc, RateLimited | EndpointUnavailable) and exc.status in (429, 503):
+        return exc.retry_after is not None
+    return isinstance(exc, EndpointUnavailable) and exc.code in TRANSIENT_CODES
+
+
+def _defer_seconds(exc: ClientError, waited: float) -> float:
+    """The provider's Retry-After, clamped (0, nan, negative or 1e400 must not make a storm or
+    a crash), and never less than a backoff that grows with the time already waited."""
+    asked = exc.retry_after
+    if not isinstance(asked, int | float) or asked != asked:  # None or nan
+        asked = 0.0
+    backoff = min(MAX_DEFER_SECONDS, max(MIN_DEFER_SECONDS, waited / 2))
+    # Past the wait budget is as good as for ever: the caller gives up then.
+    ceiling = float(settings.NOVISURF_PROVIDER_MAX_WAIT) + 1.0
+    return min(max(float(asked), backoff), ceiling)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _defer(generation: Generation, exc: ClientError) -> None:
     now = timezone.now()
     since = generation.waiting_since or now
-    until = now + timedelta(seconds=max(1.0, float(exc.retry_after or 0)))
+    until = now + timedelta(seconds=_defer_seconds(exc, (now - since).total_seconds()))
     if until - since > timedelta(seconds=settings.NOVISURF_PROVIDER_MAX_WAIT):
         waited = int((now - since).total_seconds() // 60)
         _finish(
@@ -256,7 +324,7 @@ def _defer(generation: Generation, exc: ClientError) -> None:
                 lease_expires_at=None,
                 not_before=until,
                 waiting_since=since,
-                wait_reason=f"Waiting for the provider until {shown}: {exc.message}",
+                wait_reason=_clip(f"Waiting for the provider until {shown}: {exc.message}", 199),
             )
         )
         generation.refresh_from_db()
@@ -271,8 +339,11 @@ def _finish(generation: Generation, *, item_errors: list, error: str) -> None:
         reasons = "; ".join(dict.fromkeys(e["reason"] for e in item_errors))
         error = f"No image could be kept: {reasons}"
     generation.status = Generation.Status.DONE if stored else Generation.Status.FAILED
-    generation.error = error if not stored else ""
-    generation.item_errors = item_errors
+    # Provider text is capped where it is stored: a reason is a sentence, not megabytes.
+    generation.error = _clip(error, 2000) if not stored else ""
+    generation.item_errors = [
+        {**entry, "reason": _clip(str(entry.get("reason") or ""), 1000)} for entry in item_errors
+    ]
     generation.finished_at = timezone.now()
     generation.lease_expires_at = None
     generation.not_before = None

@@ -22,12 +22,21 @@ from .limits import LimitReached
 def generation_cost_record(
     generation: Generation, *, usage, provider: str = "", cost: str = "", images: int
 ) -> None:
-    """Keep what the answer cost: as the endpoint said (x-novisurf-cost), else by OpenAI's
-    published prices for the model (usage first), as the endpoint would have priced it."""
+    """Keep what the answer cost: as the endpoint said (x-novisurf-cost); else as this site's
+    endpoint prices it (a stream, whose headers the client does not keep); else by OpenAI's
+    published prices for the model (usage first)."""
     try:
         amount = Decimal(cost) if cost else None
     except InvalidOperation:
         amount = None
+    usage = usage if isinstance(usage, dict) else None
+    quality = (generation.options or {}).get("quality")
+    if amount is None:
+        priced = keeping.answer_price(
+            model=generation.model, size=generation.size, quality=quality, n=images, usage=usage
+        )
+        if priced is not None:
+            provider, amount = provider or priced[0], priced[1]
     if amount is None:
         amount = (
             PriceBook()
@@ -35,9 +44,9 @@ def generation_cost_record(
                 provider=None,
                 model=generation.model,
                 size=generation.size,
-                quality=(generation.options or {}).get("quality"),
+                quality=quality,
                 n=images,
-                usage=usage if isinstance(usage, dict) else None,
+                usage=usage,
             )
             .usd
         )

@@ -8,7 +8,9 @@ import shlex
 from django import template
 from django.urls import reverse
 
-from gallery import selectors
+from gallery import bulk_actions, selectors
+from gallery.listing import Listing
+from gallery.undo import undo_pending
 
 register = template.Library()
 
@@ -33,27 +35,17 @@ def boards_of(image) -> list:
     return selectors.image_boards(image=image)
 
 
-def _request_body(image) -> dict:
-    """The request that makes an image like this one again, as the endpoint takes it."""
-    generation = image.generation
-    body: dict = {"model": image.model, "prompt": image.prompt}
-    if generation is not None:
-        body["n"] = generation.n
-        body["size"] = generation.size
-        body.update({k: v for k, v in (generation.options or {}).items() if v not in (None, "")})
-    else:
-        body["n"] = 1
-        body["size"] = image.size
-    return body
-
-
 @register.simple_tag(takes_context=True)
 def api_call(context, image) -> dict:
     """``curl`` and Python (``openai`` SDK) calls that make the same request against this
     site's endpoint; the key is a placeholder, never a real one."""
+    from ..parameters import settings_carry
+    from ..provider_client import model_choices
+
     request = context["request"]
     base = request.build_absolute_uri("/v1")
-    body = _request_body(image)
+    carried = settings_carry(image=image, available=[model for model, _ in model_choices()])
+    body = carried.body
     curl = "\n".join(
         [
             f"curl {base}/images/generations \\",
@@ -69,44 +61,49 @@ def api_call(context, image) -> dict:
         f"result = client.images.generate(\n{arguments})\n"
         "print(result.data[0].url or result.data[0].b64_json[:80])\n"
     )
-    return {"curl": curl, "python": python}
-
-
-@register.simple_tag(takes_context=True)
-def listing_zip_url(context) -> str:
-    """The ZIP of the whole listing on screen: its filters (and its board), every page."""
-    request = context["request"]
-    params = request.GET.copy()
-    params.pop("page", None)
-    board = context.get("board")
-    if board:
-        params["board"] = board.pk
-    query = params.urlencode()
-    return reverse("gallery:listing-zip") + (f"?{query}" if query else "")
+    return {"curl": curl, "python": python, "dropped": carried.dropped}
 
 
 @register.simple_tag(takes_context=True)
 def listing_selection(context) -> dict:
-    """What "Select all" covers on this page: the listing's filters (read from the query
-    string, as every listing writes them) and how many images match, on every page."""
+    """What "Select all" covers on this page: the page's own listing (``listing`` in the
+    context, as the view parsed it; every image of the trash on the Trash page), the hidden
+    fields that carry it in the toolbar's form, how many images it holds (on every page,
+    capped; the view's own count when it made one), and the ZIP of all of it."""
     request = context["request"]
-    board = context.get("board")
-    get = request.GET
-    filters = {
-        "tag": get.get("tag", "").strip(),
-        "q": get.get("q", "").strip(),
-        "favourites": get.get("favourites", "") not in ("", "0"),
-        "board": board.pk if board else "",
-    }
+    listing = context.get("listing") or Listing()
+    trashed = bool(context.get("in_trash"))
     counted = context.get("match_count")
-    if counted is None:
+    if trashed:
+        found = selectors.trash_list(owner=request.user).order_by()
+        total = found.values("pk")[: SELECT_ALL_COUNT_CAP + 1].count()
+        counted = (min(total, SELECT_ALL_COUNT_CAP), total > SELECT_ALL_COUNT_CAP)
+    elif counted is None:
         counted = selectors.image_count_capped(
             owner=request.user,
-            tag=filters["tag"] or None,
-            query=filters["q"] or None,
-            favourites=filters["favourites"],
-            board=board,
+            tag=listing.tag or None,
+            query=listing.query or None,
+            favourites=listing.favourites,
+            board=context.get("board"),
             cap=SELECT_ALL_COUNT_CAP,
         )
     total, more = counted
-    return {**filters, "total": total, "more": more}
+    return {
+        "fields": [] if trashed else listing.form_fields(),
+        "total": total,
+        "more": more,
+        "zip_url": listing.url(reverse("gallery:listing-zip")),
+    }
+
+
+@register.simple_tag(takes_context=True)
+def bulk_toolbar(context) -> list:
+    """The toolbar's groups of actions for this page, from the bulk-action registry."""
+    scope = bulk_actions.TRASH if context.get("in_trash") else bulk_actions.GALLERY
+    return bulk_actions.toolbar_groups(scope=scope, board=context.get("board"))
+
+
+@register.inclusion_tag("gallery/includes/undo_notice.html", takes_context=True)
+def undo_notice(context) -> dict:
+    request = context.get("request")
+    return {"undo": undo_pending(request) if request else None, "request": request}

@@ -9,6 +9,7 @@ from .boards import (
     board_rename,
     image_boards,
 )
+from .compare import image_compare
 from .edits import image_edit
 from .favourites import image_favourite
 from .generations import generation_cancel
@@ -49,6 +50,7 @@ __all__ = [
     "generation_status",
     "home",
     "image_boards",
+    "image_compare",
     "image_delete",
     "image_detail",
     "image_download",

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from ..listing import Listing
 from ..services.archive import coalesce
-
-LISTING_FILTERS = ("tag", "q", "favourites", "board")
 
 
 def back(request: HttpRequest, default: str = "gallery:home", **kwargs) -> HttpResponse:
@@ -23,6 +22,40 @@ def back(request: HttpRequest, default: str = "gallery:home", **kwargs) -> HttpR
     ):
         return redirect(next_url)
     return redirect(default, **kwargs)
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """Where ``next`` points when it is a page of this site, else ``default``."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default
+
+
+def confirmation(
+    request: HttpRequest, *, question: str, button: str, cancel_url: str, danger: bool = True
+) -> HttpResponse | None:
+    """A page that asks ``question`` before a POST that cannot be taken back runs; None when
+    there is nothing to ask or it was answered. The page posts the same form again, answered."""
+    if not question or request.POST.get("confirmed") == "1":
+        return None
+    fields = [
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+        for value in request.POST.getlist(name)
+    ]
+    context = {
+        "question": question,
+        "button": button,
+        "danger": danger,
+        "fields": fields,
+        "action_url": request.path,
+        "cancel_url": next_url(request, cancel_url),
+    }
+    return render(request, "gallery/confirm.html", context)
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -57,22 +90,11 @@ def uuids(values: list[str]) -> list[uuid.UUID]:
     return found
 
 
-def listing_filters(data, *, tag_key: str = "tag") -> dict:
-    """A listing's filters from a querystring or a form: what "Select all" means."""
-    keys = {key: tag_key if key == "tag" else key for key in LISTING_FILTERS}
-    filters = {key: data.get(name, "").strip() for key, name in keys.items() if data.get(name)}
-    if filters.get("board") and not filters["board"].isdigit():
-        filters["board"] = "0"  # no such board: selects nothing
-    if "favourites" in filters:
-        filters["favourites"] = filters["favourites"] not in ("0", "false", "")
-    return filters
-
-
 def selection_from(data) -> dict:
-    """``{"filters": {...}}`` for "Select all", else ``{"ids": [...]}``."""
+    """``{"filters": {...}}`` for "Select all" (the listing's parameters, as the toolbar's form
+    carries them), else ``{"ids": [...]}``."""
     if data.get("all") in ("1", "true", "on"):
-        # The toolbar's own "tag" field is the tag to add; the listing's tag comes as tag_filter.
-        return {"filters": listing_filters(data, tag_key="tag_filter")}
+        return {"filters": Listing.from_form(data).params()}
     return {"ids": [str(i) for i in uuids(data.getlist("ids"))]}
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import selectors, services
+from ..listing import Listing
 from ..models import Board, Image
 from ._common import back
-from .pages import _image_or_404
+from .pages import image_or_404
 
 
 def _board_or_404(request: HttpRequest, board_id) -> Board:
@@ -49,26 +49,19 @@ def board_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def board_detail(request: HttpRequest, board_id) -> HttpResponse:
     board = _board_or_404(request, board_id)
-    tag = request.GET.get("tag", "").strip()
-    query = request.GET.get("q", "").strip()
-    favourites = request.GET.get("favourites", "") not in ("", "0")
-    images = selectors.image_list(
-        owner=request.user,
-        tag=tag or None,
-        query=query or None,
-        favourites=favourites,
-        board=board,
+    listing = Listing.from_params(request.GET, board=board.pk)
+    page = selectors.listing_page(
+        owner=request.user, listing=listing, board=board, size=settings.GALLERY_PAGE_SIZE
     )
-    page = Paginator(images, per_page=settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "gallery/board.html",
         {
             "board": board,
             "page": page,
-            "tag": tag,
-            "query": query,
-            "favourites": favourites,
+            "listing": listing,
+            # An image opened from here walks this board (its viewer reads the board from it).
+            "listing_qs": listing.querystring,
             "tags": selectors.tag_names(owner=request.user),
         },
     )
@@ -102,7 +95,7 @@ def board_cover(request: HttpRequest, board_id) -> HttpResponse:
     board = _board_or_404(request, board_id)
     image = None
     if request.POST.get("image"):
-        image = _image_or_404(request, request.POST["image"])
+        image = image_or_404(request, request.POST["image"])
     services.board_cover_set(board=board, image=image)
     messages.success(request, "Changed the board's cover.")
     return back(request, "gallery:board", board_id=board.pk)
@@ -124,7 +117,7 @@ def board_remove_images(request: HttpRequest, board_id) -> HttpResponse:
 @require_POST
 def image_boards(request: HttpRequest, image_id) -> HttpResponse:
     """The image page's "Add to board": the boards ticked, and a new one if named."""
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     ids = [int(v) for v in request.POST.getlist("boards") if v.isdigit()]
     try:
         if request.POST.get("new_board", "").strip():

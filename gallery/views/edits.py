@@ -9,13 +9,13 @@ from django.views.decorators.http import require_POST
 
 from .. import services
 from ..forms import TagForm
-from .pages import _image_or_404, _image_page, edit_form_for
+from .pages import edit_form_for, image_or_404, image_page_render
 
 
 @login_required
 @require_POST
 def image_edit(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     form = edit_form_for(image, request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -32,4 +32,4 @@ def image_edit(request: HttpRequest, image_id) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("gallery:generation", generation_id=generation.pk)
-    return _image_page(request, image, TagForm(), status=400, edit_form=form, edit_open=True)
+    return image_page_render(request, image, TagForm(), status=400, edit_form=form, edit_open=True)

@@ -9,14 +9,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .. import services
-from .pages import _image_or_404
+from .pages import image_or_404
 
 
 @login_required
 @require_POST
 def image_favourite(request: HttpRequest, image_id) -> HttpResponse:
     """POST ``favourite=on|off`` (or nothing, to toggle). JSON for scripts, a redirect for forms."""
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     value = request.POST.get("favourite", "")
     favourite = not image.is_favourite if value not in ("on", "off") else value == "on"
     services.image_favourite_set(image=image, favourite=favourite)

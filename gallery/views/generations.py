@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from .. import services
 from ._common import back, generation_json, wants_json
-from .pages import _generation_or_404
+from .pages import generation_or_404
 
 
 @login_required
@@ -20,7 +20,7 @@ def generation_cancel(request: HttpRequest, generation_id) -> HttpResponse:
     A script (the gallery's Cancel buttons) gets the generation's state as JSON; a plain form
     goes back to where it was pressed.
     """
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     services.generation_cancel(generation=generation)
     if wants_json(request):
         return generation_json(request, generation)

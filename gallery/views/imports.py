@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,13 +20,20 @@ MAX_FILES_PER_REQUEST = 50
 @login_required
 @require_POST
 def image_upload(request: HttpRequest) -> HttpResponse:
-    files = request.FILES.getlist("files")[:MAX_FILES_PER_REQUEST]
+    uploaded = request.FILES.getlist("files")
+    files = uploaded[:MAX_FILES_PER_REQUEST]
     tags = split_tags(request.POST.get("tags", ""))[:20]
+    # The browser's File.lastModified of each file, in the files' order (milliseconds).
+    modified = request.POST.getlist("last_modified")
     results = []
-    for upload in files:
+    for position, upload in enumerate(files):
         data = upload.read()
         result = services.image_import(
-            owner=request.user, data=data, filename=upload.name or "image", tag_names=tags
+            owner=request.user,
+            data=data,
+            filename=upload.name or "image",
+            tag_names=tags,
+            modified_at=_moment(modified[position] if position < len(modified) else ""),
         )
         results.append(
             {
@@ -32,6 +41,17 @@ def image_upload(request: HttpRequest) -> HttpResponse:
                 "status": result.status,
                 "reason": result.reason,
                 "url": reverse("gallery:image", args=[result.image.pk]) if result.image else None,
+            }
+        )
+    # Files past the limit are reported, not dropped in silence: they can be sent again.
+    for upload in uploaded[MAX_FILES_PER_REQUEST:]:
+        results.append(
+            {
+                "name": upload.name or "image",
+                "status": "failed",
+                "reason": f"Not imported: at most {MAX_FILES_PER_REQUEST} files at a time; "
+                "import it again.",
+                "url": None,
             }
         )
     if "application/json" in request.headers.get("Accept", ""):
@@ -46,3 +66,10 @@ def image_upload(request: HttpRequest) -> HttpResponse:
         summary += "; failed: " + "; ".join(f"{r['name']}: {r['reason']}" for r in failed)
     messages.success(request, summary + ".")
     return back(request)
+
+
+def _moment(milliseconds: str) -> datetime | None:
+    """A time in milliseconds since 1970 (what a browser's ``File.lastModified`` is), or None."""
+    if not milliseconds.isdigit() or len(milliseconds) > 15:
+        return None
+    return datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC)

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from .. import live
-from .pages import _generation_or_404, _listing_or_404
+from .pages import generation_or_404, listing_or_404
 
 
 def _since(request: HttpRequest) -> int:
@@ -27,12 +27,12 @@ def events(request: HttpRequest) -> StreamingHttpResponse:
     generation_id = request.GET.get("generation", "")
     if generation_id:
         try:
-            generation = _generation_or_404(request, uuid.UUID(generation_id))
+            generation = generation_or_404(request, uuid.UUID(generation_id))
         except ValueError:
             raise Http404("No such generation.") from None
         scope = live.LiveScope(owner_id=request.user.pk, generation_id=str(generation.pk))
     else:
-        listing, board = _listing_or_404(request)
+        listing, board = listing_or_404(request)
         scope = live.LiveScope(owner_id=request.user.pk, listing=listing, board=board)
     since = _since(request)
     if since < 0:

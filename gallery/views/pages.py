@@ -9,15 +9,16 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from novisurf.protocol import DEFAULT_RESPONSE_FORMAT
+from novisurf.protocol import CONTENT_TYPES, DEFAULT_RESPONSE_FORMAT
 
-from .. import delivery, imaging, live, search, selectors, services
+from .. import delivery, live, search, selectors, services
 from ..forms import EditForm, GenerationForm, TagForm
 from ..listing import NEWEST, OLDEST, Cursor, Listing
 from ..models import Board, Generation, Image
@@ -27,14 +28,15 @@ from ._common import generation_json, wants_json
 logger = logging.getLogger(__name__)
 
 
-def _image_or_404(request: HttpRequest, image_id) -> Image:
+def image_or_404(request: HttpRequest, image_id) -> Image:
     try:
         return selectors.image_get(owner=request.user, image_id=image_id)
-    except Image.DoesNotExist:
+    except (Image.DoesNotExist, ValidationError, ValueError):
+        # ValidationError: an id that is not a UUID at all (a hand-made form) names no image.
         raise Http404("No such image.") from None
 
 
-def _generation_or_404(request: HttpRequest, generation_id) -> Generation:
+def generation_or_404(request: HttpRequest, generation_id) -> Generation:
     try:
         return selectors.generation_get(owner=request.user, generation_id=generation_id)
     except Generation.DoesNotExist:
@@ -50,7 +52,7 @@ def edit_form_for(image: Image, data=None, files=None) -> EditForm:
     )
 
 
-def _listing_or_404(request: HttpRequest) -> tuple[Listing, Board | None]:
+def listing_or_404(request: HttpRequest) -> tuple[Listing, Board | None]:
     listing = Listing.from_params(request.GET)
     board = None
     if listing.board is not None:
@@ -66,9 +68,10 @@ def listing_url(listing: Listing) -> str:
     return reverse("gallery:home") + (f"?{query}" if query else "")
 
 
-def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
+def _form_initial(request: HttpRequest) -> tuple[dict, bool, list[str]]:
     """The form's starting values: an image's settings (``?from=<id>``, "Use these settings"),
-    else the last generation's. The second value says whether to show the options open."""
+    else the last generation's. Then whether to show the options open, and what of the image's
+    settings the form could not take (said beside the form, never dropped silently)."""
     source = request.GET.get("from", "")
     if source:
         try:
@@ -76,31 +79,37 @@ def _form_initial(request: HttpRequest) -> tuple[dict, bool]:
         except (ValueError, Image.DoesNotExist):
             image = None
         if image is not None:
-            generation = image.generation
-            return {
-                "prompt": image.prompt,
-                "model": image.model,
-                "size": image.size,
-                "n": generation.n if generation else 1,
-                "response_format": (
-                    generation.response_format if generation else DEFAULT_RESPONSE_FORMAT
-                ),
-                "tags": ", ".join(t.name for t in image.tag_list),
-                "options": json.dumps(generation.options)
-                if generation and generation.options
-                else "",
-                "parent_image": image.pk,
-            }, True
+            from ..parameters import settings_carry
+
+            carried = settings_carry(image=image, available=[model for model, _ in model_choices()])
+            body = dict(carried.body)
+            fields = {name: body.pop(name, None) for name in ("prompt", "model", "n", "size")}
+            response_format = body.pop("response_format", None) or DEFAULT_RESPONSE_FORMAT
+            return (
+                {
+                    **fields,
+                    "response_format": response_format,
+                    "tags": ", ".join(t.name for t in image.tag_list),
+                    "options": json.dumps(body) if body else "",
+                    "parent_image": image.pk,
+                },
+                True,
+                carried.dropped,
+            )
     last = selectors.generation_last(owner=request.user)
     if last is None:
-        return {}, False
-    return {
-        "model": last.model,
-        "n": last.n,
-        "size": last.size,
-        "response_format": last.response_format,
-        "tags": ", ".join(last.tag_names),
-    }, False
+        return {}, False, []
+    return (
+        {
+            "model": last.model,
+            "n": last.n,
+            "size": last.size,
+            "response_format": last.response_format,
+            "tags": ", ".join(last.tag_names),
+        },
+        False,
+        [],
+    )
 
 
 def _search_summary(request: HttpRequest, listing: Listing, board: Board | None) -> dict:
@@ -125,15 +134,9 @@ def _search_summary(request: HttpRequest, listing: Listing, board: Board | None)
 
 @login_required
 def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpResponse:
-    listing, board = _listing_or_404(request)
-    images = selectors.listing_images(owner=request.user, listing=listing, board=board)
-    page = selectors.image_page(
-        images=images,
-        order=listing.order,
-        size=settings.GALLERY_PAGE_SIZE,
-        after=Cursor.parse(request.GET.get("after")),
-        before=Cursor.parse(request.GET.get("before")),
-        at=Cursor.parse(request.GET.get("at")),
+    listing, board = listing_or_404(request)
+    page = selectors.listing_page(
+        owner=request.user, listing=listing, board=board, size=settings.GALLERY_PAGE_SIZE
     )
     context = {
         "page": page,
@@ -148,8 +151,9 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
     if listing.query:
         context.update(_search_summary(request, listing, board))
     options_open = bool(form is not None and form.errors)
+    settings_dropped: list[str] = []
     if form is None:
-        initial, options_open = _form_initial(request)
+        initial, options_open, settings_dropped = _form_initial(request)
         form = GenerationForm(initial=initial, model_choices=model_choices())
     return render(
         request,
@@ -158,6 +162,7 @@ def home(request: HttpRequest, form: GenerationForm | None = None) -> HttpRespon
             **context,
             "form": form,
             "options_open": options_open,
+            "settings_dropped": settings_dropped,
             "tags": selectors.tag_names(owner=request.user),
             "recent": selectors.generation_list_recent(owner=request.user),
             "live_since": live.latest_event_id(owner=request.user),
@@ -195,7 +200,7 @@ def generate(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     images = list(selectors.generation_images(generation=generation))
     return render(
         request,
@@ -213,7 +218,7 @@ def generation_detail(request: HttpRequest, generation_id) -> HttpResponse:
 @require_GET
 def generation_status(request: HttpRequest, generation_id) -> JsonResponse:
     """The plain JSON fallback of the generation page (where EventSource fails)."""
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     images = list(selectors.generation_images(generation=generation))
     next_url = reverse("gallery:generation", args=[generation.pk])
     return JsonResponse(
@@ -256,7 +261,7 @@ def tile_html(request: HttpRequest, image: Image, *, listing_qs: str, next_url: 
 @login_required
 @require_POST
 def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
-    generation = _generation_or_404(request, generation_id)
+    generation = generation_or_404(request, generation_id)
     services.generation_retry(generation=generation)
     if wants_json(request):
         return generation_json(request, generation)
@@ -266,17 +271,34 @@ def generation_retry(request: HttpRequest, generation_id) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
-    return _image_page(request, image, TagForm())
+    image = image_or_404(request, image_id)
+    return image_page_render(request, image, TagForm())
 
 
-def _image_page(
+# Shown elsewhere on the image's page: its heading, the revised prompt, and the first rows.
+_SHOWN_APART = {"Prompt", "Revised prompt", "Model", "Size"}
+
+
+def _shown_parameters(image: Image) -> list:
+    """The rest of what is known of how the image was made (negative prompt, seed, steps,
+    sampler, CFG scale, options, source), for the page's list of parameters."""
+    from ..parameters import image_parameters_table
+
+    made_with_key = image.generation_id and image.generation.source == "api"
+    return [
+        p
+        for p in image_parameters_table(image)
+        if p.label not in _SHOWN_APART and not (made_with_key and p.label == "Source")
+    ]
+
+
+def image_page_render(
     request: HttpRequest, image: Image, tag_form: TagForm, status: int = 200, **extra
 ) -> HttpResponse:
     """The viewer: the image large, its details, and the way through the listing it was opened
     from (its filters ride along in the querystring); its lineage, and the edit form (open when
     asked for with ``?edit``, or when an edit came back with errors)."""
-    listing, board = _listing_or_404(request)
+    listing, board = listing_or_404(request)
     images = selectors.listing_images(owner=request.user, listing=listing, board=board)
     previous, following = selectors.image_neighbours(
         images=images, image=image, order=listing.order
@@ -293,6 +315,7 @@ def _image_page(
         "gallery/image.html",
         {
             "image": image,
+            "parameters": _shown_parameters(image),
             "tag_form": tag_form,
             "listing": listing,
             "board": board,
@@ -313,8 +336,8 @@ def _image_page(
 @login_required
 @require_GET
 def image_file(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
-    content_type = imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+    image = image_or_404(request, image_id)
+    content_type = CONTENT_TYPES.get(image.format, "application/octet-stream")
     # An SVG is shown sandboxed (see gallery.delivery); on S3 it is always a download.
     filename = f"{services.download_stem(image)}.svg" if image.format == "svg" else ""
     try:
@@ -326,9 +349,11 @@ def image_file(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_GET
 def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     try:
-        return delivery.serve(request, image.thumbnail, content_type="image/webp")
+        return delivery.serve(
+            request, image.thumbnail, content_type=CONTENT_TYPES[image.thumbnail_format]
+        )
     except delivery.StorageUnavailable:
         return delivery.unavailable(placeholder=True)
 
@@ -336,7 +361,7 @@ def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_GET
 def image_download(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     try:
         data, filename = services.image_download(image=image)
     except FileNotFoundError:
@@ -346,7 +371,7 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
         logger.warning("Could not read %s for a download", image.file.name, exc_info=True)
         return delivery.unavailable()
     response = HttpResponse(
-        data, content_type=imaging.CONTENT_TYPES.get(image.format, "application/octet-stream")
+        data, content_type=CONTENT_TYPES.get(image.format, "application/octet-stream")
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     if image.format == "svg":
@@ -357,10 +382,10 @@ def image_download(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_POST
 def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     form = TagForm(request.POST)
     if not form.is_valid():
-        return _image_page(request, image, form, status=400)
+        return image_page_render(request, image, form, status=400)
     services.image_tag_add(image=image, names=form.cleaned_data["tag"])
     return redirect("gallery:image", image_id=image.pk)
 
@@ -368,14 +393,14 @@ def image_tag_add(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_POST
 def image_tag_remove(request: HttpRequest, image_id, name: str) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     services.image_tag_remove(image=image, name=name)
     return redirect("gallery:image", image_id=image.pk)
 
 
 @login_required
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
-    image = _image_or_404(request, image_id)
+    image = image_or_404(request, image_id)
     if request.method == "POST":
         # Deletes for good (the image page's "Delete" button moves to the trash instead:
         # views.trash.image_trash, with "Undo").

@@ -6,51 +6,61 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import selectors, services
-from ..forms import split_tags
+from .. import bulk_actions, selectors, services
+from ..listing import Listing
 from ..models import Board, BulkAction
-from ._common import ZipResponse, back, listing_filters, selection_from
-from .trash import remember_undo
-
-
-def _images(request: HttpRequest, selection: dict):
-    return selectors.image_selection(
-        owner=request.user, ids=selection.get("ids"), filters=selection.get("filters")
-    )
-
-
-def _boards(request: HttpRequest) -> list[int]:
-    ids = [int(v) for v in request.POST.getlist("boards") if v.isdigit()]
-    new_name = request.POST.get("new_board", "").strip()
-    if new_name:
-        ids.append(services.board_get_or_create(owner=request.user, name=new_name).pk)
-    return ids
+from ..undo import undo_remember
+from ._common import ZipResponse, back, confirmation, selection_from
 
 
 @login_required
 @require_POST
 def selection_act(request: HttpRequest) -> HttpResponse:
-    """The selection toolbar's form: ``action`` with the selection (ids, or ``all`` and the
-    listing's filters)."""
-    action = request.POST.get("action", "")
-    selection = selection_from(request.POST)
-    images = _images(request, selection)
-    if action == "zip":
-        return ZipResponse(services.images_zip(images=images), filename=f"novisurf-{_stamp()}.zip")
-    params: dict = {}
+    """The selection toolbar's form: ``action`` (a name in the bulk-action registry) with the
+    selection (ids, or ``all`` and the listing's parameters)."""
+    return bulk_action_answer(request, request.POST.get("action", ""))
+
+
+def bulk_action_answer(request: HttpRequest, name: str) -> HttpResponse:
+    """Run the registry's action ``name`` on the posted selection; ask first if it asks."""
     try:
-        if action in ("tag-add", "tag-remove"):
-            params["tags"] = split_tags(request.POST.get("tag", ""))[:20]
-        if action == "board-add":
-            params["boards"] = _boards(request)
-        if action == "board-remove":
-            board = request.POST.get("board", "")
-            params["board"] = int(board) if board.isdigit() else None
+        action = bulk_actions.action_get(name)
+    except services.BulkActionInvalid as exc:
+        messages.error(request, str(exc))
+        return back(request)
+    selection = selection_from(request.POST)
+    images = selectors.image_selection(
+        owner=request.user,
+        ids=selection.get("ids"),
+        filters=selection.get("filters"),
+        trashed=action.scope == bulk_actions.TRASH,
+    )
+    if action.download:
+        return ZipResponse(services.images_zip(images=images), filename=f"novisurf-{_stamp()}.zip")
+    question = action.confirmation(count=images.order_by().count(), every="filters" in selection)
+    asked = confirmation(
+        request,
+        question=question,
+        button=action.label,
+        danger=action.danger,
+        cancel_url=reverse(
+            "gallery:trash" if action.scope == bulk_actions.TRASH else "gallery:home"
+        ),
+    )
+    if asked is not None:
+        return asked
+    try:
+        params = action.params_from(request.POST, owner=request.user)
         outcome = services.bulk_action_start(
-            owner=request.user, action=action, params=params, selection=selection, images=images
+            owner=request.user,
+            action=action.name,
+            params=params,
+            selection=selection,
+            images=images,
         )
     except (services.BulkActionInvalid, services.BoardNameInvalid) as exc:
         messages.error(request, str(exc))
@@ -58,8 +68,8 @@ def selection_act(request: HttpRequest) -> HttpResponse:
     if isinstance(outcome, BulkAction):
         return _progress_redirect(outcome)
     if outcome.trashed_at is not None:
-        remember_undo(request, at=outcome.trashed_at, count=outcome.count)
-        messages.success(request, outcome.message, extra_tags="trash-undo")
+        # The notice on every page says it, with "Undo", for its whole window.
+        undo_remember(request, at=outcome.trashed_at, count=outcome.count)
     else:
         messages.success(request, outcome.message)
     return back(request)
@@ -79,15 +89,15 @@ def _stamp() -> str:
 @require_GET
 def listing_zip(request: HttpRequest) -> HttpResponse:
     """Every image of a listing (a tag, a board, a search, favourites) as one ZIP."""
-    filters = listing_filters(request.GET)
-    images = selectors.image_selection(owner=request.user, filters=filters)
+    listing = Listing.from_params(request.GET)
+    images = selectors.image_selection(owner=request.user, listing=listing)
     label = ""
-    if filters.get("board"):
-        board = Board.objects.filter(owner=request.user, pk=filters["board"]).first()
+    if listing.board is not None:
+        board = Board.objects.filter(owner=request.user, pk=listing.board).first()
         if board is None:
             raise Http404("No such board.")
         label = board.name
-    label = label or filters.get("tag") or ("favourites" if filters.get("favourites") else "")
+    label = label or listing.tag or ("favourites" if listing.favourites else "")
     slug = services.archive_slug(label) if label else "gallery"
     return ZipResponse(
         services.images_zip(images=images), filename=f"novisurf-{slug}-{_stamp()}.zip"
@@ -103,7 +113,7 @@ def bulk_action_detail(request: HttpRequest, bulk_id) -> HttpResponse:
     if bulk.status == BulkAction.Status.DONE and (bulk.params or {}).get("trashed_at"):
         from datetime import datetime
 
-        remember_undo(
+        undo_remember(
             request, at=datetime.fromisoformat(bulk.params["trashed_at"]), count=bulk.done
         )
     return render(request, "gallery/bulk_action.html", {"bulk": bulk})

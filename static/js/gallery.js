@@ -70,6 +70,8 @@
     }
   }
   if (observer && moreLink()) observer.observe(moreLink());
+  // For the script that puts a person back where they were (place.js): load the next page.
+  window.novisurfLoadMore = async () => { await loadMore(); return Boolean(moreLink()); };
 
   // -- live ------------------------------------------------------------------------------------
   if (!window.EventSource || !gallery.dataset.eventsUrl) return;
@@ -104,41 +106,57 @@
     return section;
   }
 
-  const source = new EventSource(gallery.dataset.eventsUrl);
-  source.addEventListener("tile", (event) => {
-    const data = JSON.parse(event.data);
-    const existing = document.getElementById("tile-" + data.id);
-    const tile = parse(data.html).firstElementChild;
-    if (existing) {
-      if (data.replace && !existing.contains(document.activeElement)) existing.replaceWith(tile);
-      return;
+  // The live channel, reopened when the page comes back from the back/forward cache (it is
+  // closed when the page is left), from the last event it saw.
+  let source = null;
+  let lastEventId = "";
+  function connect() {
+    let url = gallery.dataset.eventsUrl;
+    if (lastEventId) url = url.replace(/([?&])since=\d*/, "$1since=" + lastEventId);
+    source = new EventSource(url);
+    listen(source);
+  }
+  function listen(source) {
+    source.addEventListener("tile", (event) => {
+      const data = JSON.parse(event.data);
+      const existing = document.getElementById("tile-" + data.id);
+      const tile = parse(data.html).firstElementChild;
+      if (existing) {
+        if (data.replace && !existing.contains(document.activeElement)) existing.replaceWith(tile);
+        return;
+      }
+      if (data.replace || !atHead) return;
+      tile.classList.add("new");
+      sectionFor(data.day).querySelector("ul.tiles").prepend(tile);
+      const empty = document.getElementById("empty");
+      if (empty) empty.hidden = true;
+    });
+    source.addEventListener("remove", (event) => {
+      const data = JSON.parse(event.data);
+      const tile = document.getElementById("tile-" + data.id);
+      if (!tile) return;
+      const section = tile.closest("section.day");
+      tile.remove();
+      if (section && !section.querySelector("li.tile")) section.remove();
+    });
+    source.addEventListener("recent", (event) => {
+      if (!recentList) return;
+      const data = JSON.parse(event.data);
+      const item = parse(data.html).firstElementChild;
+      const existing = recentList.querySelector('[data-generation-id="' + data.id + '"]');
+      if (existing) {
+        existing.replaceWith(item);
+      } else {
+        recentList.prepend(item);
+        while (recentList.children.length > 12) recentList.lastElementChild.remove();
+      }
+      recentList.closest("section").hidden = false;
+    });
+    for (const name of ["tile", "remove", "recent"]) {
+      source.addEventListener(name, (event) => { if (event.lastEventId) lastEventId = event.lastEventId; });
     }
-    if (data.replace || !atHead) return;
-    tile.classList.add("new");
-    sectionFor(data.day).querySelector("ul.tiles").prepend(tile);
-    const empty = document.getElementById("empty");
-    if (empty) empty.hidden = true;
-  });
-  source.addEventListener("remove", (event) => {
-    const data = JSON.parse(event.data);
-    const tile = document.getElementById("tile-" + data.id);
-    if (!tile) return;
-    const section = tile.closest("section.day");
-    tile.remove();
-    if (section && !section.querySelector("li.tile")) section.remove();
-  });
-  source.addEventListener("recent", (event) => {
-    if (!recentList) return;
-    const data = JSON.parse(event.data);
-    const item = parse(data.html).firstElementChild;
-    const existing = recentList.querySelector('[data-generation-id="' + data.id + '"]');
-    if (existing) {
-      existing.replaceWith(item);
-    } else {
-      recentList.prepend(item);
-      while (recentList.children.length > 12) recentList.lastElementChild.remove();
-    }
-    recentList.closest("section").hidden = false;
-  });
-  window.addEventListener("pagehide", () => source.close());
+  }
+  connect();
+  window.addEventListener("pagehide", () => { if (source) source.close(); });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) connect(); });
 })();

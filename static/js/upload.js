@@ -26,7 +26,11 @@
       const body = new FormData();
       body.append("csrfmiddlewaretoken", form.querySelector('input[name="csrfmiddlewaretoken"]').value);
       body.append("tags", form.querySelector('input[name="tags"]').value);
-      for (const file of files.slice(start, start + BATCH)) body.append("files", file, file.name);
+      for (const file of files.slice(start, start + BATCH)) {
+        body.append("files", file, file.name);
+        // Its date where the file itself names none (see services.imports.file_date).
+        body.append("last_modified", String(file.lastModified || ""));
+      }
       let results;
       try {
         const answer = await fetch(form.action, {

@@ -308,15 +308,6 @@ BAD_INPUTS = [
     ("bad quality", with_(quality="ultra"), "good", "POST", 400, "quality", "invalid_value"),
     ("stream 'yes'", with_(stream="yes"), "good", "POST", 400, "stream", "invalid_type"),
     (
-        "partial_images without stream",
-        with_(partial_images=2),
-        "good",
-        "POST",
-        400,
-        "partial_images",
-        "unsupported_value",
-    ),
-    (
         "partial_images 4",
         with_(stream=True, partial_images=4),
         "good",
@@ -747,3 +738,15 @@ def test_svg_from_the_procedural_model_is_a_clear_400(generations_url, api_key):
     error = assert_error_envelope(response, 400)
     assert error["param"] == "output_format"
     assert "svg" in error["message"] and "png" in error["message"]
+
+
+def test_an_issued_svg_is_served_with_the_sandbox_policy(live_server, api_key):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    issued = issued_image_create(
+        api_key=ApiKey.objects.get(), data=svg, content_type="image/svg+xml"
+    )
+    response = requests.get(f"{live_server.url}{issued_image_path(issued)}", timeout=10)
+    assert response.status_code == 200
+    policy = response.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox;") and "default-src 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

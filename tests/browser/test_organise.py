@@ -132,11 +132,12 @@ def test_organise_a_gallery_end_to_end(page, live_server, user, tmp_path):
     page.get_by_role("button", name="Move to trash").click()
     expect(page.locator("main .tile")).to_have_count(3)
     page.get_by_role("link", name="Trash", exact=True).click()
-    expect(page.get_by_role("button", name=re.compile("^Restore"))).to_have_count(2)
-    expect(page.get_by_role("button", name=re.compile("^Delete forever"))).to_have_count(2)
-    page.get_by_role("button", name=re.compile("^Restore")).first.click()
+    # Each tile's own buttons (beside the page's "Restore all" and the selection's toolbar).
+    expect(page.get_by_role("button", name=re.compile("^Restore:"))).to_have_count(2)
+    expect(page.get_by_role("button", name=re.compile("^Delete forever:"))).to_have_count(2)
+    page.get_by_role("button", name=re.compile("^Restore:")).first.click()
     expect(page.get_by_text("Restored 1 image.")).to_be_visible()
-    expect(page.get_by_role("button", name=re.compile("^Restore"))).to_have_count(1)
+    expect(page.get_by_role("button", name=re.compile("^Restore:"))).to_have_count(1)
     page.goto(f"{base}/boards/{board.pk}/")
     expect(page.locator("main .tile")).to_have_count(4)
 

@@ -1,5 +1,6 @@
 """Every listing's order is total: rows that share a timestamp are ordered by id, so paging
-(keyset or offset) never shows a row twice or never, on SQLite and PostgreSQL alike."""
+(by the site's keyset pager, or by offset) never shows a row twice or never, on SQLite and
+PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ import pytest
 from django.core.paginator import Paginator
 
 from gallery import selectors
+from gallery.listing import NEWEST, Cursor
 from gallery.models import Generation, Image
-from gallery.pagination import keyset_page
 
 pytestmark = pytest.mark.django_db
 
 SAME_MOMENT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def keyset_page(images, *, size, after=None, before=None):
+    """A page as the site's pages ask for one: cursors as the links carry them."""
+    return selectors.image_page(
+        images=images,
+        order=NEWEST,
+        size=size,
+        after=Cursor.parse(after),
+        before=Cursor.parse(before),
+    )
 
 
 @pytest.fixture
@@ -69,23 +81,23 @@ def test_keyset_pages_through_2000_images_of_one_instant(user, same_moment_image
     pages: list[list] = []
     cursor = None
     while True:
-        page = keyset_page(listing, size=24, older_than=cursor)
-        pages.append([image.pk for image in page.items])
-        seen.extend(image.pk for image in page.items)
-        if page.older is None:
+        page = keyset_page(listing, size=24, after=cursor)
+        pages.append([image.pk for image in page.images])
+        seen.extend(image.pk for image in page.images)
+        if page.forward is None:
             break
-        cursor = page.older
+        cursor = page.forward
     assert len(seen) == len(set(seen)) == 2_000  # no image twice
     assert set(seen) == same_moment_images  # none skipped, none of someone else's
     assert len(pages) == 84
 
     # And back again with "Newer" links from the last page: the same pages, in reverse.
-    cursor = keyset_page(listing, size=24, older_than=cursor).newer
+    cursor = keyset_page(listing, size=24, after=cursor).backward
     back = [pages[-1]]
     while cursor is not None:
-        page = keyset_page(listing, size=24, newer_than=cursor)
-        back.append([image.pk for image in page.items])
-        cursor = page.newer
+        page = keyset_page(listing, size=24, before=cursor)
+        back.append([image.pk for image in page.images])
+        cursor = page.backward
     assert back == list(reversed(pages))
 
 
@@ -95,11 +107,14 @@ def test_offset_pages_over_the_listing_never_repeat_either(user, same_moment_ima
     assert len(seen) == len(set(seen)) == 2_000
 
 
-@pytest.mark.parametrize("cursor", ["", "junk", "2026-01-01~x", "2026-01-01T12:00~" + "0" * 32])
+@pytest.mark.parametrize(
+    "cursor",
+    ["", "junk", "2026-01-01~x", "2026-01-01T12:00~" + "0" * 32, "9" * 30 + "~" + "0" * 32],
+)
 def test_a_cursor_that_does_not_parse_is_the_first_page(user, same_moment_images, cursor):
     first = keyset_page(selectors.image_list(owner=user), size=5)
-    page = keyset_page(selectors.image_list(owner=user), size=5, older_than=cursor)
-    assert [i.pk for i in page.items] == [i.pk for i in first.items]
+    page = keyset_page(selectors.image_list(owner=user), size=5, after=cursor)
+    assert [i.pk for i in page.images] == [i.pk for i in first.images]
 
 
 def test_recent_generations_of_one_instant_come_in_a_fixed_order(user):

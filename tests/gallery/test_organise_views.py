@@ -135,9 +135,15 @@ def test_move_to_trash_offers_undo_then_restore_and_delete_forever(
     assert "Restore" in trash and "Delete forever" in trash and "Empty trash" in trash
     alice.post("/trash/restore", {"ids": [str(images[2].pk)]})
     alice.post("/selection", {"action": "trash", "ids": ids})
+    # Whatever is permanent asks first, naming how many images; nothing goes until answered.
+    asked = alice.post("/trash/delete", {"ids": [ids[0]]}).content.decode()
+    assert "Delete 1 image forever?" in asked
+    asked = alice.post("/trash/empty").content.decode()
+    assert "delete all 2 images forever?" in asked
+    assert Image.objects.filter(owner=user).count() == 3
     with django_capture_on_commit_callbacks(execute=True):
-        alice.post("/trash/delete", {"ids": [ids[0]]})
-        alice.post("/trash/empty")
+        alice.post("/trash/delete", {"ids": [ids[0]], "confirmed": "1"})
+        alice.post("/trash/empty", {"confirmed": "1"})
     assert list(Image.objects.filter(owner=user)) == [images[2]]
 
 

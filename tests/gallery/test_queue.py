@@ -26,7 +26,7 @@ from werkzeug import Request, Response
 
 from gallery import services
 from gallery.models import Generation, Image, UserLimits
-from tests.utils import b64, png_bytes, storage_env
+from tests.utils import b64, free_port, png_bytes, storage_env
 
 GENERATIONS = "/v1/images/generations"
 ROOT = Path(__file__).resolve().parents[2]
@@ -385,3 +385,139 @@ def test_a_generation_whose_worker_is_killed_finishes_by_itself(settings, httpse
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(10)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("renew_for", "renewed"), [(None, True), (0.0, False)])
+def test_the_lease_stops_renewing_past_the_calls_deadline(user, settings, renew_for, renewed):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gallery.models import Generation
+    from gallery.services.runner import _LeaseKeeper
+
+    settings.NOVISURF_LEASE_SECONDS = 1
+    lease = timezone.now() + timedelta(seconds=1)
+    generation = Generation.objects.create(
+        owner=user,
+        prompt="p",
+        model="m",
+        n=1,
+        size="256x256",
+        status=Generation.Status.RUNNING,
+        worker_id="w1",
+        lease_expires_at=lease,
+    )
+    keeper = _LeaseKeeper(generation.pk, "w1", renew_for=renew_for)
+    with keeper:
+        keeper.thread.join(timeout=1.5)  # three renewals' time (or the keeper's return)
+    generation.refresh_from_db()
+    assert (generation.lease_expires_at > lease) is renewed
+
+
+@pytest.mark.parametrize("retry_after", ["0", "nan", "-5"])
+def test_a_retry_after_of_nothing_waits_a_backoff_not_a_second(provider, user, retry_after):
+    provider.expect_request(GENERATIONS).respond_with_json(
+        {"error": {"message": "Busy", "type": "server_error"}},
+        status=503,
+        headers={"Retry-After": retry_after},
+    )
+    generation = create(user)
+    before = timezone.now()
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.QUEUED
+    assert generation.not_before - before >= timedelta(seconds=4)
+
+
+def test_a_retry_after_of_1e400_gives_up_in_words(provider, user):
+    provider.expect_request(GENERATIONS).respond_with_json(
+        {"error": {"message": "Come back never"}}, status=429, headers={"Retry-After": "1e400"}
+    )
+    generation = create(user)
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert "Come back never" in generation.error
+    assert "gave up after waiting" in generation.error
+
+
+def test_a_provider_that_is_restarting_is_waited_for(provider, user, settings):
+    # Connection refused (the web server restarting): the generation waits and is tried again.
+    settings.NOVISURF_API_BASE = f"http://127.0.0.1:{free_port()}/v1"
+    generation = create(user)
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.QUEUED
+    assert "Could not reach the image endpoint" in generation.wait_reason
+    # Once it is back, the generation is done.
+    provider.expect_request(GENERATIONS).respond_with_handler(answer_for)
+    settings.NOVISURF_API_BASE = provider.url_for("/v1")
+    Generation.objects.filter(pk=generation.pk).update(not_before=timezone.now())
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE
+
+
+def test_a_locked_database_defers_the_generation_instead_of_failing_it(provider, user, monkeypatch):
+    from django.db import OperationalError
+
+    from gallery.services import runner
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    provider.expect_request(GENERATIONS).respond_with_handler(answer_for)
+    monkeypatch.setattr(runner, "image_store", locked)
+    generation = create(user)
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.QUEUED
+    assert "database was busy" in generation.wait_reason
+
+
+def test_fewer_images_than_asked_names_the_reason_for_each_missing_one(settings, httpserver, user):
+    settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    httpserver.expect_request(GENERATIONS).respond_with_json(
+        {"created": 1, "data": [{"b64_json": b64(png_bytes())}]}
+    )
+    generation = create(user, n=3)
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE
+    assert [e["index"] for e in generation.item_errors] == [1, 2]
+    assert all("sent 1 of the 3 images" in e["reason"] for e in generation.item_errors)
+
+
+def test_a_usage_count_too_big_for_its_column_keeps_the_image(settings, httpserver, user):
+    settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    httpserver.expect_request(GENERATIONS).respond_with_json(
+        {"created": 1, "data": [{"b64_json": b64(png_bytes())}], "usage": {"input_tokens": 2**70}}
+    )
+    generation = create(user)
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE
+    assert generation.images.count() == 1
+    assert generation.input_tokens is None
+
+
+def test_provider_text_is_capped_where_it_is_stored(settings, httpserver, user):
+    settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    httpserver.expect_ordered_request(GENERATIONS).respond_with_json(
+        {"error": {"message": "x" * 2_000_078}}, status=400
+    )
+    httpserver.expect_ordered_request(GENERATIONS).respond_with_json(
+        {"created": 1, "data": [{"b64_json": b64(png_bytes()), "revised_prompt": "y" * 5_000_000}]}
+    )
+    failed = create(user)
+    drain()
+    failed.refresh_from_db()
+    assert failed.status == Generation.Status.FAILED
+    assert 100 < len(failed.error) <= 2001
+    done = create(user)
+    drain()
+    [image] = Image.objects.filter(generation=done)
+    assert len(image.revised_prompt) == 32_000

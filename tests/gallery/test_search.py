@@ -168,20 +168,23 @@ def test_search_pages_by_cursor_in_order(user, plan):
     """Many matches sharing one instant: keyset pages of a search never repeat or skip one."""
     from django.utils import timezone
 
-    from gallery.pagination import keyset_page
+    from gallery.listing import NEWEST, Cursor
 
     instant = timezone.now()
     made = [make_image(user, f"harbour {n}") for n in range(30)]
     Image.objects.filter(pk__in=[image.pk for image in made[:20]]).update(created_at=instant)
     seen, cursor = [], None
     while True:
-        page = keyset_page(
-            selectors.image_list(owner=user, query="harb"), size=7, older_than=cursor
+        page = selectors.image_page(
+            images=selectors.image_list(owner=user, query="harb"),
+            order=NEWEST,
+            size=7,
+            after=Cursor.parse(cursor),
         )
-        seen += [image.pk for image in page.items]
-        if not page.older:
+        seen += [image.pk for image in page.images]
+        if not page.forward:
             break
-        cursor = page.older
+        cursor = page.forward
     expected = list(
         Image.objects.filter(pk__in=[image.pk for image in made]).values_list("pk", flat=True)
     )

@@ -438,7 +438,8 @@ def test_unreachable_endpoint_fails_in_words(settings, make_generation, httpserv
     settings.NOVISURF_API_BASE = f"http://127.0.0.1:{port}/v1"
     settings.NOVISURF_API_KEY = PROVIDER_KEY
     settings.NOVISURF_AUTH_HEADER = "bearer"
-    # Retried with backoff; still well under ten seconds.
+    # Retried with backoff, then waited for within the wait budget (none here), then failed.
+    settings.NOVISURF_PROVIDER_MAX_WAIT = 0
     generation = run(make_generation())
     assert_failed_with(generation, "Could not reach the image endpoint")
     assert_nothing_stored(generation)

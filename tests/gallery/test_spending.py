@@ -120,3 +120,38 @@ def test_a_providers_usage_prices_a_form_generation(user, settings, httpserver):
     generation.refresh_from_db()
     # 100 input tokens at $5/M and 1000 output tokens at $40/M.
     assert generation.cost == Decimal("0.0405")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_form_generation_is_priced_as_the_endpoint_prices_it(
+    user, settings, tmp_path, httpserver
+):
+    """The gallery's stream carries no cost header: the endpoint's price book (here a
+    provider's flat price) prices it through the site's seam, not OpenAI's token prices."""
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        f"""
+[[providers]]
+name = "flat-cloud"
+kind = "openai"
+base_url = "{httpserver.url_for("/v1")}"
+models = ["gpt-image-1"]
+price_per_image = 0.02
+"""
+    )
+    settings.NOVISURF_PROVIDERS_FILE = str(path)
+    generation = Generation.objects.create(
+        owner=user,
+        prompt="streamed",
+        model="gpt-image-1",
+        n=1,
+        size="1024x1024",
+        response_format="b64_json",
+        status=Generation.Status.DONE,
+    )
+    services.generation_cost_record(
+        generation, usage={"input_tokens": 10, "output_tokens": 4000}, images=1
+    )
+    generation.refresh_from_db()
+    assert generation.cost == Decimal("0.02")
+    assert generation.provider == "flat-cloud"

@@ -426,3 +426,21 @@ def test_a_thumbnail_that_cannot_be_drawn_is_a_placeholder(monkeypatch):
     data, width, height = imaging.thumbnail_for(verified, max_side=64)
     thumb = Image.open(io.BytesIO(data))
     assert (thumb.format, thumb.size, (width, height)) == ("WEBP", (64, 64), (64, 64))
+
+
+def test_a_png_whose_data_covers_64_of_6000_rows_is_refused():
+    width = height = 6000
+    rows = b"".join(b"\x00" + b"\x80" * (width * 3) for _ in range(64))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    with pytest.raises(imaging.ImageRejected, match="covers 64 of 6,000 rows"):
+        imaging.verify(png, max_pixels=BIG_CAP)

@@ -5,6 +5,7 @@ files fail alone, with their reason."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -60,7 +61,11 @@ class Command(BaseCommand):
                 self.stderr.write(f"failed     {file_path}: could not be read: {exc.strerror}")
                 continue
             result = services.image_import(
-                owner=owner, data=data, filename=file_path.name, tag_names=tag_names
+                owner=owner,
+                data=data,
+                filename=file_path.name,
+                tag_names=tag_names,
+                modified_at=_modified(file_path),
             )
             counts[result.status] += 1
             if result.status == "failed":
@@ -73,3 +78,11 @@ class Command(BaseCommand):
             f"Imported {counts['imported']}, skipped {counts['duplicate']} duplicate"
             f"{'' if counts['duplicate'] == 1 else 's'}, {counts['failed']} failed."
         )
+
+
+def _modified(path) -> datetime | None:
+    """The file's modification time: an import's date where the file itself names none."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    except (OSError, OverflowError, ValueError):
+        return None
