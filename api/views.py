@@ -62,6 +62,9 @@ def error_response(error: ProtocolError) -> JsonResponse:
         response[PROVIDER_HEADER] = error.provider
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="novisurf"'
+    if error.code == "insufficient_quota":
+        # A spent budget is not a rate: the OpenAI SDK would retry a 429 unless told not to.
+        response["x-should-retry"] = "false"
     return response
 
 

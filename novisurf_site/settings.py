@@ -295,6 +295,11 @@ NOVISURF_UPSTREAM_AUTH_HEADER = env.str("NOVISURF_UPSTREAM_AUTH_HEADER", default
 NOVISURF_UPSTREAM_TIMEOUT = env.float("NOVISURF_UPSTREAM_TIMEOUT", default=120.0)
 # Requests in flight to that upstream at once (per process); more wait, then get a 429.
 NOVISURF_UPSTREAM_MAX_CONCURRENCY = env.int("NOVISURF_UPSTREAM_MAX_CONCURRENCY", default=8)
+# Built-in renders in this many helper processes (0: in the web process), so that one web
+# process keeps several cores busy; `make run` asks for one per core. Renders smaller than
+# NOVISURF_RENDER_POOL_MIN_PIXELS (width x height x n) stay in the web process: cheaper there.
+NOVISURF_RENDER_PROCESSES = env.int("NOVISURF_RENDER_PROCESSES", default=0)
+NOVISURF_RENDER_POOL_MIN_PIXELS = env.int("NOVISURF_RENDER_POOL_MIN_PIXELS", default=512 * 512)
 # The providers, aliases and models the endpoint routes to (TOML; see the README). Empty: the
 # built-in renderer and the upstream above only. A wrong file stops startup.
 NOVISURF_PROVIDERS_FILE = env.str("NOVISURF_PROVIDERS_FILE", default="")

@@ -34,6 +34,7 @@ GRACE = 10.0
 class Child:
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     started: float = 0.0
     backoff: float = 1.0
@@ -41,7 +42,9 @@ class Child:
     restarts: int = field(default=0)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, start_new_session=True)  # noqa: S603
+        self.process = subprocess.Popen(  # noqa: S603
+            self.argv, cwd=ROOT, start_new_session=True, env={**os.environ, **self.env}
+        )
         self.started = time.monotonic()
         say(f"started {self.name} (pid {self.process.pid})")
 
@@ -103,11 +106,23 @@ def children() -> list[Child]:
     ]
     if os.environ.get("NOVISURF_ACCESS_LOG", "1") in ("0", "false", "no"):
         web.append("--no-access-log")
-    result = [Child("web", web)]
+    result = [Child("web", web, env=_web_env())]
     for number in range(1, workers + 1):
         name = "worker" if workers == 1 else f"worker-{number}"
         result.append(Child(name, [python, "manage.py", "worker"]))
     return result
+
+
+def _web_env() -> dict[str, str]:
+    """One web process serves everything; its built-in renders run in one helper process per
+    core (NOVISURF_RENDER_PROCESSES), so that the endpoint uses every core. Unless the
+    environment or .env says otherwise."""
+    name = "NOVISURF_RENDER_PROCESSES"
+    dotenv = ROOT / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.exists() else []
+    if name in os.environ or any(line.strip().startswith(f"{name}=") for line in lines):
+        return {}
+    return {name: str(os.cpu_count() or 1)}
 
 
 def main() -> int:

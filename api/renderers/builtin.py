@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from novisurf.protocol import MODELS, GenerationRequest
 
-from . import RenderResult, StreamEvent, procedural
+from . import RenderResult, StreamEvent, pool, procedural
 from .base import ProviderConfig, Renderer, register
 
 BUILTIN_PROVIDER = "novisurf"
@@ -33,7 +33,13 @@ class BuiltinRenderer(Renderer):
         )
 
     def render(self, request: GenerationRequest) -> RenderResult:
-        return procedural.render(request)
+        from django.conf import settings
+
+        return pool.render(
+            request,
+            processes=settings.NOVISURF_RENDER_PROCESSES,
+            min_pixels=settings.NOVISURF_RENDER_POOL_MIN_PIXELS,
+        )
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamEvent]:
         return procedural.stream(request)

@@ -206,3 +206,86 @@ def test_bodies_are_refused_from_their_headers_before_they_are_read(site):
     assert raw_request(port, head, chunks=256).startswith(b"HTTP/1.1 413 ")
     # Nothing of any of them reached the disk.
     assert sorted(p.name for p in spool.rglob("*") if p.is_file()) == []
+
+
+def _api_key(base: str, log: Path) -> str:
+    """A user and a key of the supervised site's own database (its environment is the log's
+    folder's: the ``site`` fixture's)."""
+    tmp_path = log.parent
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "DJANGO_SUPERUSER_USERNAME": "ada",
+            "DJANGO_SUPERUSER_EMAIL": "ada@example.com",
+            "DJANGO_SUPERUSER_PASSWORD": "ada-password-123",
+        }
+    )
+    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
+    subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput"], **run)
+    made = subprocess.run([sys.executable, "manage.py", "createapikey", "ada"], **run)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_the_endpoint_renders_in_helper_processes_that_ctrl_c_stops(site):
+    base, supervisor, log = site
+    key = _api_key(base, log)
+    response = requests.post(
+        base + "/v1/images/generations",
+        json={"prompt": "a lighthouse at dawn", "size": "1024x1024", "response_format": "b64_json"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"][0]["b64_json"]
+    [web] = child_pids(log, "web")
+    helpers = [pid for pid in _children(web) if b"spawn_main" in _cmdline(pid)]
+    assert helpers, "the web process rendered without its helper processes"
+    # Static files are still served, by the web process itself.
+    css = requests.get(base + "/static/css/site.css", timeout=10)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+
+    # A web process killed outright runs no clean-up: its helpers leave by themselves.
+    os.kill(web, signal.SIGKILL)
+    assert wait_until(lambda: not any(_alive(pid) for pid in helpers), 15)
+    assert wait_until(lambda: len(child_pids(log, "web")) == 2, 15), log.read_text()
+    assert wait_until(lambda: answers(base + "/accounts/login/"), 30)
+
+    supervisor.send_signal(signal.SIGINT)
+    supervisor.wait(25)
+    assert not _alive(child_pids(log, "web")[-1])
+    assert "leaked" not in log.read_text()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its parent is gone for our purposes
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
