@@ -163,6 +163,27 @@ def _sqlite_walk(images: QuerySet, query: SearchQuery) -> QuerySet:
     return images.filter(RawSQL(condition, probes.params, output_field=models.BooleanField()))
 
 
+# SQLite: the newest index rows sampled to tell a common word from a rare one, and how many of
+# them must match for the walk to probe each image (about 2%: a page within 1,200 images).
+DENSITY_SAMPLE = 2_000
+DENSITY_MATCHES = 40
+
+
+def _sqlite_dense(images: QuerySet, expression: str) -> bool:
+    """Whether the newest ``DENSITY_SAMPLE`` rows of the index (everyone's; row ids rise as
+    images are added) hold ``DENSITY_MATCHES`` matches: a seek and a short scan of each
+    word's postings, whatever the size of the library."""
+    return (
+        _count(
+            images,
+            f"SELECT count(*) FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "
+            f"AND rowid > (SELECT coalesce(max(rowid), 0) FROM {KEY_TABLE}) - %s LIMIT %s)",
+            [expression, DENSITY_SAMPLE, DENSITY_MATCHES],
+        )
+        >= DENSITY_MATCHES
+    )
+
+
 def _sqlite_text(images: QuerySet, query: SearchQuery, owner_id: object, whole: bool) -> QuerySet:
     positive, excluded = _fts5_positive(query), _fts5_excluded(query)
     matches = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
@@ -190,10 +211,11 @@ def _sqlite_text(images: QuerySet, query: SearchQuery, owner_id: object, whole: 
                 f"SELECT k.image_id FROM {KEY_TABLE} k WHERE k.rowid IN ({matches})", [mine]
             )
         )
-    if len(query.groups) + len(query.models) > 1:
-        # Several words that must all match: probing each image for each word cost more, in
-        # the bench, than building the set of everyone's matches once and walking past it.
-        # The unary + keeps SQLite from leading with that set.
+    if len(query.groups) + len(query.models) > 1 or not _sqlite_dense(images, anyones):
+        # Several words that must all match, or matches too sparse for a page to be near:
+        # probing each image walked costs more, in the bench, than building the set of
+        # everyone's matches once and walking past it. The unary + keeps SQLite from leading
+        # with that set.
         table = images.model._meta.db_table
         condition = (
             f'+(SELECT k.rowid FROM {KEY_TABLE} k WHERE k.image_id = "{table}"."id") IN ({matches})'

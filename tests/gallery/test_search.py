@@ -135,11 +135,14 @@ SEARCHES = [
 ]
 
 
-@pytest.fixture(params=["few", "many"])
+@pytest.fixture(params=["few", "many", "sparse"])
 def plan(request, monkeypatch) -> str:
-    """Both of search's plans: the matches lead (few), or the listing leads (many)."""
+    """Each of search's plans: the matches lead (few), or the listing leads (many), testing
+    each image by probes of the index (dense) or against the set of matches (sparse)."""
     few = request.param == "few"
     monkeypatch.setattr(search, "FEW_MATCHES", 1_000_000 if few else -1)  # SQLite
+    sparse = request.param == "sparse"
+    monkeypatch.setattr(search, "DENSITY_MATCHES", 1_000_000 if sparse else 0)  # SQLite
     monkeypatch.setattr(search, "SAMPLE_MATCHES", 1_000_000 if few else 0)  # PostgreSQL
     return request.param
 
