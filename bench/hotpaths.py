@@ -325,7 +325,10 @@ def _drain(owner, count: int, label: str, deadline: float = 120) -> float:
     )
     while pending.exists():
         if time.monotonic() - started > deadline:
-            raise RuntimeError(f"{pending.count()} generations not done after {deadline} s")
+            states = sorted({(g.status, g.wait_reason or g.error) for g in pending})
+            raise RuntimeError(
+                f"{pending.count()} generations not done after {deadline} s: {states}"
+            )
         time.sleep(0.02)
     elapsed = time.monotonic() - started
     failed = Generation.objects.filter(pk__in=ids, status=Generation.Status.FAILED)
