@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             renderer,
             search,
             service,
+            svg_draw,
         )
         from bench.timing import Report
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             service,
             organise,
             engines,
+            svg_draw,
         ]
         if args.only:
             wanted = set(args.only.split(","))

@@ -285,8 +285,8 @@ def _first_partial_a1111(report: Report, webui) -> None:
     request runs: the first partial image against the moment the fake had its first preview."""
     from api.renderers.a1111 import A1111Renderer
 
-    webui.steps = 4
-    webui.step_delay = 0.05
+    webui.steps = 6
+    webui.step_delay = 0.1
     renderer = A1111Renderer(_config("a1111", webui.url, "", {}))
     ours, theirs = [], []
     for _ in range(7):
@@ -306,7 +306,10 @@ def _first_partial_a1111(report: Report, webui) -> None:
         "fake's first preview ready",
         statistics.median(theirs),
     )
-    report.note("A1111 has no push: its preview is asked for, first after 0.1 s, then more slowly")
+    report.note(
+        "A1111 has no push: its preview is asked for every 0.05 s at first, then more slowly "
+        "(the fake has one every 0.1 s)"
+    )
 
 
 # -- each engine called directly: the least its own client does -------------------------------
@@ -328,6 +331,7 @@ def _comfy_direct(session: requests.Session, url: str) -> None:
         f"ws://{url.split('://')[1]}/ws?clientId={client_id}", timeout=10
     )
     try:
+        ws.recv()  # the server's "status" greeting: the client id is registered
         values = {
             "prompt": "a bench",
             "negative_prompt": "",

@@ -14,10 +14,12 @@ images. On the deadline the server is told to stop (``/sdapi/v1/interrupt``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import queue
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -46,8 +48,8 @@ MAX_SEED = 2**32 - 1
 # Options of the provider entry passed through to every request when set.
 PASSED_OPTIONS = ("steps", "cfg_scale", "sampler_name", "scheduler", "denoising_strength")
 PREVIEW_INTERVAL = 0.5
-FIRST_PREVIEW_INTERVAL = 0.1
-REFUSAL_WAIT = 0.2
+FIRST_PREVIEW_INTERVAL = 0.05
+REFUSAL_WAIT = 0.3
 
 
 @register
@@ -149,12 +151,19 @@ class A1111Renderer(Renderer):
 
         worker = threading.Thread(target=work, name="a1111-render", daemon=True)
         worker.start()
-        # A refusal (a 422, a bad key) comes back at once: wait that long for it, so that it is
-        # an error status rather than an event of a stream already begun.
-        try:
-            early = done.get(timeout=min(REFUSAL_WAIT, self.config.timeout))
-        except queue.Empty:
-            early = None
+        # A refusal (a 422, a bad key) comes back at once: wait a moment for it, so that it is
+        # an error status rather than an event of a stream already begun. A preview seen
+        # meanwhile means the work has begun: it is kept for the first event.
+        early, first_preview = None, (None, None)
+        waited_until = time.monotonic() + min(REFUSAL_WAIT, self.config.timeout)
+        while time.monotonic() < waited_until:
+            try:
+                early = done.get(timeout=FIRST_PREVIEW_INTERVAL)
+                break
+            except queue.Empty:
+                first_preview = _progress(client)
+                if first_preview[0]:
+                    break
         if isinstance(early, Exception) and not isinstance(early, EndpointTimeout):
             raise early
 
@@ -162,26 +171,23 @@ class A1111Renderer(Renderer):
             schedule = PartialSchedule(request.partial_images)
             seen: set[str] = set()
             answer = early
-            # Asked often at first (the first preview shows that work has begun), then every
-            # PREVIEW_INTERVAL.
+            preview, fraction = first_preview
             interval = FIRST_PREVIEW_INTERVAL
             while answer is None:
+                if preview and preview not in seen and schedule.take(fraction):
+                    seen.add(preview)
+                    with contextlib.suppress(EndpointUnavailable):  # a bad preview is skipped
+                        yield partial_event(request, decode_b64(preview, ENGINE), schedule.sent - 1)
                 try:
                     answer = done.get(timeout=min(interval, deadline.remaining() or 0.01))
                     break
                 except queue.Empty:
+                    # Asked often at first, then every PREVIEW_INTERVAL.
                     interval = min(PREVIEW_INTERVAL, interval * 1.5)
                 if deadline.expired:
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))
                     raise deadline.error(ENGINE)
                 preview, fraction = _progress(client)
-                if preview and preview not in seen and schedule.take(fraction):
-                    seen.add(preview)
-                    try:
-                        data = decode_b64(preview, ENGINE)
-                    except EndpointUnavailable:
-                        continue  # a preview is a courtesy: a bad one is skipped
-                    yield partial_event(request, data, schedule.sent - 1)
             if isinstance(answer, Exception):
                 if isinstance(answer, EndpointTimeout):
                     quietly(lambda: client.request_json("POST", "/sdapi/v1/interrupt"))

@@ -223,13 +223,22 @@ class ComfyUIRenderer(Renderer):
     def _open_socket(self, client_id: str, deadline: Deadline) -> EngineSocket | None:
         headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
         try:
-            return EngineSocket(
+            sock = EngineSocket(
                 websocket_url(self.config.base_url, f"/ws?clientId={client_id}"),
                 headers=headers,
                 timeout=min(5.0, max(0.1, deadline.remaining())),
             )
         except ClientError:
             return None  # the history is polled instead
+        try:
+            # ComfyUI greets a new socket with its queue "status" once it has registered the
+            # client id; a prompt queued before that could run before its messages have a
+            # socket to go to.
+            sock.recv(min(2.0, max(0.01, deadline.remaining())))
+        except ClientError:
+            sock.close()
+            return None
+        return sock
 
     def _watch(self, client, sock, prompt_id: str, deadline: Deadline, previews: bool):
         """Previews as they come; the prompt's history entry once it has run."""

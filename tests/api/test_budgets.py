@@ -163,6 +163,7 @@ def _refused(response: requests.Response) -> bool:
         return False
     error = response.json()["error"]
     assert error["type"] == error["code"] == "insufficient_quota"
+    assert response.headers["x-should-retry"] == "false"  # the SDK does not ask again
     assert "$" in error["message"] and "resets" in error["message"]
     return True
 
@@ -227,7 +228,8 @@ def test_a_refusal_costs_nothing(endpoint_url, api_key):
 
 def test_the_sdk_sees_insufficient_quota(endpoint_url, api_key, upstream, settings):
     settings.NOVISURF_USER_MONTHLY_BUDGET = Decimal("0.01")
-    sdk = openai.OpenAI(base_url=endpoint_url, api_key=api_key, max_retries=0)
+    # The SDK's own retries left on: told not to, it asks once and raises.
+    sdk = openai.OpenAI(base_url=endpoint_url, api_key=api_key)
     with pytest.raises(openai.RateLimitError) as raised:
         sdk.images.generate(**{k: v for k, v in STANDARD_IMAGE.items()})
     assert raised.value.code == "insufficient_quota"

@@ -180,3 +180,9 @@ def test_a_providers_file_entry_without_base_url_reaches_bfls_own_api(tmp_path):
     )
     (config,) = providers_file_load(path, environ={"BFL_KEY": "k"}).providers
     assert config.base_url == "https://api.bfl.ai"
+
+
+def test_a_rate_limited_poll_is_waited_out_as_bfl_asks(bfl):
+    bfl.poll_faults = [(429, {"Retry-After": "0"})] * 2
+    assert len(renderer(bfl.url).render(request()).images) == 1
+    assert len(bfl.requests_to("/v1/get_result")) == 2 + 3

@@ -48,6 +48,7 @@ class FakeBFL(FakeServer):
         # Faults
         self.refuse: tuple[int, dict] | None = None
         self.status_faults: list[tuple[int, dict]] = []
+        self.poll_faults: list[tuple[int, dict]] = []  # answered to polls first
         self.final_status = "Ready"
         self.final_details: dict | None = None
         self.not_an_image = False
@@ -60,6 +61,9 @@ class FakeBFL(FakeServer):
         if request.headers.get("x-key") != self.key:
             return Reply(403, {"detail": "Not authenticated"})
         if request.path == "/v1/get_result" and request.method == "GET":
+            if self.poll_faults:
+                status, headers = self.poll_faults.pop(0)
+                return Reply(status, {"detail": "Too many requests."}, headers)
             return self._result(request.query.get("id", ""))
         if request.path.startswith("/v1/") and request.method == "POST":
             if self.status_faults:

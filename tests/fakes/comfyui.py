@@ -229,8 +229,8 @@ class FakeComfyUI(FakeServer):
         if request.path != "/ws" or request.headers.get("upgrade", "").lower() != "websocket":
             return False
         client_id = request.query.get("clientId") or uuid.uuid4().hex
-        sock = ServerSocket(handler)
         with self.lock:
+            sock = ServerSocket(handler)
             self.sockets[client_id] = sock
         sock.send_json(
             {

@@ -12,7 +12,7 @@ from decimal import Decimal
 import openai
 import pytest
 import requests
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import storages
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
@@ -199,14 +199,16 @@ def test_the_gallerys_own_key_is_not_kept_twice(endpoint_url, user):
 
 
 def _fail_originals(monkeypatch):
-    real_save = FileSystemStorage._save
+    """The storage (disk or S3) refuses the gallery's originals and thumbnails."""
+    backend = type(storages["default"])
+    real_save = backend._save
 
     def refusing(self, name, content):
         if name.startswith(("originals/", "thumbnails/")):
             raise OSError("the disk is gone")
         return real_save(self, name, content)
 
-    monkeypatch.setattr(FileSystemStorage, "_save", refusing)
+    monkeypatch.setattr(backend, "_save", refusing)
 
 
 def test_a_storage_fault_in_the_background_is_retried_and_never_shown(
@@ -282,3 +284,25 @@ def test_the_usage_csv_sums_to_what_was_spent(sdk, user, upstream, client):
     assert spend.spent_micros == 80_000
     assert sum(int(row["images"]) for row in rows) == 3
     assert {row["key"] for row in rows} == {"tests"}
+
+
+def test_the_seam_imports_neither_app():
+    """novisurf_site.keeping is what both apps import: it must import neither of them."""
+    import ast
+    from pathlib import Path
+
+    import novisurf_site.keeping as seam
+
+    tree = ast.parse(Path(seam.__file__).read_text())
+    imported = {
+        name.split(".", 1)[0]
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert not imported & {"api", "gallery"}
