@@ -193,8 +193,21 @@ def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
     return copy.copy(api_key)
 
 
-def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 60) -> int | None:
-    """Count one request for ``api_key``; the seconds to wait if it is over its rate, else None.
+@dataclass(frozen=True)
+class RateLimitState:
+    """One key's window after this request: what the ``x-ratelimit-*`` headers say."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    # Seconds to wait when this request is over the rate; None when it may go ahead.
+    wait: int | None = None
+
+
+def rate_limit_take(
+    *, api_key: ApiKey, limit: int | None = None, window: int = 60
+) -> RateLimitState | None:
+    """Count one request for ``api_key``; the window's state, or None when there is no limit.
 
     A fixed window per key in the cache: ``add`` then ``incr`` are atomic in every Django cache
     backend that is shared between processes (database, Redis, Memcached).
@@ -211,9 +224,19 @@ def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 6
     except ValueError:  # expired between add and incr
         cache.set(cache_key, 1, timeout=window + 5)
         count = 1
-    if count > limit:
-        return max(1, int(window_start + window - now + 0.999))
-    return None
+    reset = max(1, int(window_start + window - now + 0.999))
+    return RateLimitState(
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset_seconds=reset,
+        wait=reset if count > limit else None,
+    )
+
+
+def rate_limit_hit(*, api_key: ApiKey, limit: int | None = None, window: int = 60) -> int | None:
+    """Count one request for ``api_key``; the seconds to wait if it is over its rate, else None."""
+    state = rate_limit_take(api_key=api_key, limit=limit, window=window)
+    return state.wait if state is not None else None
 
 
 @dataclass(frozen=True)

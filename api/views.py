@@ -6,6 +6,8 @@ never an HTML error page.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import logging
@@ -86,9 +88,9 @@ def api_view(methods: tuple[str, ...]):
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                return view(request, *args, **kwargs)
+                return rate_limit_headers(request, view(request, *args, **kwargs))
             except ProtocolError as error:
-                return error_response(error)
+                return rate_limit_headers(request, error_response(error))
             except OSError:
                 # Storage that cannot be written (a full disk, a bucket down): a fault of ours
                 # that passes, so a 503 the client retries, not a 500.
@@ -152,7 +154,7 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
     limit = settings.NOVISURF_MAX_EDIT_BODY_BYTES
     if request.content_type != "multipart/form-data":
         raise ProtocolError(
-            "Send an edit as multipart/form-data, as the OpenAI SDK does "
+            "Send an edit as multipart/form-data, as the OpenAI SDK does, or as JSON "
             f"(this request is {request.content_type or 'without a Content-Type'}).",
             code="invalid_content_type",
         )
@@ -184,16 +186,19 @@ def read_multipart_body(request: HttpRequest) -> tuple[dict, dict[str, list[Inpu
     return form_fields(items), files
 
 
-def read_json_body(request: HttpRequest):
+def read_json_body(request: HttpRequest, *, limit: int = MAX_BODY_BYTES):
+    """The decoded JSON body, at most ``limit`` bytes (a 413 past it)."""
     declared = request.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise body_too_large(MAX_BODY_BYTES)
+    if declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)
     try:
-        raw = request.body
+        # request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE; an edit's images in JSON go past
+        # it, under a cap of their own.
+        raw = request.body if limit <= MAX_BODY_BYTES else request.read(limit + 1)
     except RequestDataTooBig:
-        raise body_too_large(MAX_BODY_BYTES) from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise body_too_large(MAX_BODY_BYTES)
+        raise body_too_large(limit) from None
+    if len(raw) > limit:
+        raise body_too_large(limit)
     if not raw.strip():
         raise ProtocolError(
             "The request body is empty; send a JSON object with a 'prompt'.", code="invalid_json"
@@ -207,18 +212,98 @@ def read_json_body(request: HttpRequest):
         ) from None
 
 
-def _count_request(api_key) -> None:
+def read_json_edit(request: HttpRequest) -> tuple[dict, dict[str, list[InputFile]]]:
+    """A JSON edit, as OpenAI defines it: ``images: [{"image_url": "data:..."}]`` and ``mask:
+    {"image_url": "data:..."}`` beside the fields; read as a multipart edit's fields and files.
+    Only data URLs are taken: this server fetches no URL a client names."""
+    body = read_json_body(request, limit=settings.NOVISURF_MAX_EDIT_BODY_BYTES)
+    if not isinstance(body, dict):
+        raise ProtocolError("The request body must be a JSON object.", code="invalid_type")
+    fields = {k: v for k, v in body.items() if k not in ("images", "mask")}
+    images = body.get("images")
+    if images is None:
+        raise ProtocolError(
+            "Missing required parameter: 'images'.",
+            param="images",
+            code="missing_required_parameter",
+        )
+    if not isinstance(images, list) or not images:
+        raise ProtocolError(
+            '\'images\' must be a list of {"image_url": "data:..."} objects.',
+            param="images",
+            code="invalid_type",
+        )
+    files = {
+        "image": [
+            _data_url_file(item, "image", f"images[{number}]") for number, item in enumerate(images)
+        ]
+    }
+    if body.get("mask") is not None:
+        files["mask"] = [_data_url_file(body["mask"], "mask", "mask")]
+    return fields, files
+
+
+def _data_url_file(item, field: str, param: str) -> InputFile:
+    url = item.get("image_url") if isinstance(item, dict) else None
+    if isinstance(item, dict) and "file_id" in item:
+        raise ProtocolError(
+            f"'{param}.file_id' is not supported here: send the image as an image_url data URL.",
+            param=param,
+            code="unsupported_parameter",
+        )
+    if not isinstance(url, str) or not url.startswith("data:"):
+        raise ProtocolError(
+            f"'{param}.image_url' must be a data URL (data:image/png;base64,...).",
+            param=param,
+            code="invalid_image_url",
+        )
+    header, _, payload = url[5:].partition(",")
+    content_type, *params = header.split(";")
+    if "base64" not in params:
+        raise ProtocolError(
+            f"'{param}.image_url' must be base64 encoded (data:image/png;base64,...).",
+            param=param,
+            code="invalid_image_url",
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(
+            f"'{param}.image_url' is not valid base64.", param=param, code="invalid_image_url"
+        ) from None
+    extension = (content_type.split("/")[-1] or "png") if content_type else "png"
+    return InputFile(
+        field=field,
+        filename=f"{field}.{extension}",
+        content_type=content_type or "application/octet-stream",
+        data=data,
+    )
+
+
+def _count_request(request: HttpRequest, api_key) -> None:
     # The gallery's own key is not an outside client: its work is already paced per person
     # by the fair queue, and throttling it here would fail everyone's generations at once.
-    wait = None if api_key.is_service else services.rate_limit_hit(api_key=api_key)
-    if wait is not None:
+    state = None if api_key.is_service else services.rate_limit_take(api_key=api_key)
+    # Kept for the answer's x-ratelimit-* headers, whatever it turns out to be.
+    request.novisurf_rate_limit = state
+    if state is not None and state.wait is not None:
         raise ProtocolError(
-            f"Rate limit reached for this API key; try again in {wait} s.",
+            f"Rate limit reached for this API key; try again in {state.wait} s.",
             status=429,
             type="requests",
             code="rate_limit_exceeded",
-            retry_after=wait,
+            retry_after=state.wait,
         )
+
+
+def rate_limit_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """OpenAI's ``x-ratelimit-*-requests`` headers, for clients that pace themselves by them."""
+    state = getattr(request, "novisurf_rate_limit", None)
+    if state is not None:
+        response["x-ratelimit-limit-requests"] = str(state.limit)
+        response["x-ratelimit-remaining-requests"] = str(state.remaining)
+        response["x-ratelimit-reset-requests"] = f"{state.reset_seconds}s"
+    return response
 
 
 def costed(view):
@@ -238,7 +323,7 @@ def costed(view):
 @api_view(("POST",))
 def images_generations(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
-    _count_request(api_key)
+    _count_request(request, api_key)
     generation = validate_generation(
         read_json_body(request), serves=renderers.serves_for(api_key), spec_of=renderers.spec_of
     )
@@ -249,8 +334,11 @@ def images_generations(request: HttpRequest) -> HttpResponse:
 @api_view(("POST",))
 def images_edits(request: HttpRequest) -> HttpResponse:
     api_key = authenticate(request)
-    _count_request(api_key)
-    fields, files = read_multipart_body(request)
+    _count_request(request, api_key)
+    if request.content_type == "application/json":
+        fields, files = read_json_edit(request)
+    else:
+        fields, files = read_multipart_body(request)
     edit = validate_edit(
         fields, files, serves=renderers.serves_for(api_key), spec_of=renderers.spec_of
     )

@@ -78,6 +78,10 @@ class GenerationForm(forms.Form):
         super().__init__(*args, **kwargs)
         ids = [model_id for model_id, _ in model_choices]
         self.fields["model"].choices = model_choices
+        if self.initial.get("model") not in ids:
+            # The last model may be gone (a provider removed): say so by showing the default,
+            # never by sending it again unseen.
+            self.initial.pop("model", None)
         if self.fields["model"].initial is None and "model" not in self.initial:
             self.initial["model"] = (
                 protocol.DEFAULT_MODEL if protocol.DEFAULT_MODEL in ids else ids[0]

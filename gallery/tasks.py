@@ -31,11 +31,12 @@ def run_generation(generation_id: str) -> None:
 
 
 @task()
-def models_refresh() -> None:
-    """Fill the cache of the endpoint's models, which the generation form offers."""
+def models_refresh() -> list[dict]:
+    """Fill the cache of the endpoint's models, which the generation form offers. The list is
+    also the task's result, which the web process reads when its own cache is another's."""
     from .provider_client import models_refresh
 
-    models_refresh()
+    return models_refresh()
 
 
 @task()

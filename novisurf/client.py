@@ -21,12 +21,13 @@ import random
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.certs
 import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -199,6 +200,8 @@ class ImageClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
+        # The headers of the last answer under 400 (x-request-id, x-novisurf-provider...).
+        self.last_headers: Mapping[str, str] = {}
         # Asked before every retry and every url download: a caller whose work was cancelled
         # stops asking the endpoint (and paying for what it would make) at the next step.
         self._stop = stop or (lambda: False)
@@ -423,6 +426,7 @@ class ImageClient:
                 wait = None
             else:
                 if response.status_code < 400:
+                    self.last_headers = response.headers
                     return response
                 error = self._status_error(response)
                 response.close()
@@ -688,7 +692,11 @@ class ImageClient:
         pool_class = (
             urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
         )
-        pool = pool_class(host, port, maxsize=1, retries=False, block=False)
+        options: dict[str, Any] = {}
+        if parts.scheme == "https":
+            # The certificates requests itself trusts (certifi), checked against the host name.
+            options = {"cert_reqs": "CERT_REQUIRED", "ca_certs": requests.certs.where()}
+        pool = pool_class(host, port, maxsize=1, retries=False, block=False, **options)
         base = pool.ConnectionCls
 
         class PinnedConnection(base):  # type: ignore[misc, valid-type]

@@ -658,16 +658,6 @@ def _transparent_needs_alpha(draft: _Draft) -> None:
         )
 
 
-def _compression_needs_lossy_format(draft: _Draft) -> None:
-    output_format = draft.options.get("output_format", "png")
-    if "output_compression" in draft.options and output_format not in ("jpeg", "webp"):
-        raise ProtocolError(
-            f"output_compression applies to jpeg and webp output only, not {output_format}.",
-            param="output_compression",
-            code="unsupported_parameter",
-        )
-
-
 def _frames_need_gif(draft: _Draft) -> None:
     for name in ("frame_count", "frame_duration_ms"):
         if name in draft.options and draft.options.get("output_format") != "gif":
@@ -701,15 +691,6 @@ def _animated_and_vector_do_not_stream(draft: _Draft) -> None:
         raise ProtocolError("GIF output cannot use a mask.", param="mask", code="invalid_value")
 
 
-def _partials_need_stream(draft: _Draft) -> None:
-    if draft.options.get("partial_images") and not draft.options.get("stream"):
-        raise ProtocolError(
-            "'partial_images' are sent only when streaming: add 'stream': true.",
-            param="partial_images",
-            code="unsupported_value",
-        )
-
-
 def _markup_not_with_mask(draft: _Draft) -> None:
     if draft.has_markup and draft.has_mask:
         raise ProtocolError(
@@ -719,11 +700,9 @@ def _markup_not_with_mask(draft: _Draft) -> None:
 
 RULES: tuple[Rule, ...] = (
     _transparent_needs_alpha,
-    _compression_needs_lossy_format,
     _frames_need_gif,
     _svg_needs_svg,
     _animated_and_vector_do_not_stream,
-    _partials_need_stream,
     _markup_not_with_mask,
 )
 
@@ -872,13 +851,21 @@ def _validate(
     n = _n(body, spec)
     size = _size(body, spec, is_edit=files is not None)
     response_format = _response_format(body, spec)
+    if files is not None and body.get("response_format") is None and spec.answers_url:
+        # An edit answers base64 unless a URL is asked for: the AI SDK reads only b64_json there.
+        response_format = "b64_json"
 
     options: dict[str, Any] = {}
     for name, check in checks.items():
         if body.get(name) is not None:
             options[name] = check(name, body[name], spec)
     stream = bool(options.pop("stream", False))
+    # Accepted without a stream, as OpenAI's own examples send it, and then meaningless.
     partial_images = options.pop("partial_images", 0)
+    partial_images = partial_images if stream else 0
+    if options.get("output_format", "png") not in ("jpeg", "webp"):
+        # Accepted with PNG (OpenAI's examples send it), where it has nothing to compress.
+        options.pop("output_compression", None)
 
     images, mask, markup = (), None, None
     if files is not None:

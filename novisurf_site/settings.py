@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "taggit",
     "axes",
+    "corsheaders",
     "csp",
     "django_tasks",
     "django_tasks_db",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "novisurf_site.middleware.HealthMiddleware",
     "novisurf_site.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer: a browser's preflight to /v1/ gets its CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "csp.middleware.CSPMiddleware",
     # WhiteNoise, able to run under ASGI without a thread hop (see the class).
     "novisurf_site.middleware.StaticFilesMiddleware",
@@ -303,6 +306,45 @@ NOVISURF_RENDER_POOL_MIN_PIXELS = env.int("NOVISURF_RENDER_POOL_MIN_PIXELS", def
 # The providers, aliases and models the endpoint routes to (TOML; see the README). Empty: the
 # built-in renderer and the upstream above only. A wrong file stops startup.
 NOVISURF_PROVIDERS_FILE = env.str("NOVISURF_PROVIDERS_FILE", default="")
+
+# Browser clients of the endpoint (django-cors-headers): the origins that may call /v1/ from a
+# page, e.g. "https://app.example.com". Empty: none (programs and the gallery need no CORS).
+CORS_ALLOWED_ORIGINS = env.list("NOVISURF_CORS_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/v1/.*$"
+# Keys travel in headers, never in cookies: no credentials mode.
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-request-id",
+    "openai-organization",
+    "openai-project",
+    "openai-beta",
+    "idempotency-key",
+    # What the official SDKs send about themselves.
+    "x-stainless-arch",
+    "x-stainless-async",
+    "x-stainless-helper-method",
+    "x-stainless-lang",
+    "x-stainless-os",
+    "x-stainless-package-version",
+    "x-stainless-poll-helper",
+    "x-stainless-retry-count",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "x-stainless-timeout",
+)
+CORS_EXPOSE_HEADERS = (
+    "x-request-id",
+    "x-novisurf-provider",
+    "x-novisurf-cost",
+    "retry-after",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+)
 
 # Active API keys one person may hold.
 NOVISURF_MAX_KEYS_PER_USER = env.int("NOVISURF_MAX_KEYS_PER_USER", default=20)

@@ -11,12 +11,12 @@ import base64
 from collections.abc import Iterator
 
 from novisurf.client import ClientConfig, ClientError, EndpointUnavailable, ImageClient
+from novisurf.imaging import ImageRejected, verify
 from novisurf.protocol import (
     CONTENT_TYPES,
     GenerationRequest,
     ProtocolError,
     error_envelope,
-    sniff_format,
 )
 
 from . import RenderedImage, RenderResult, StreamEvent
@@ -74,15 +74,17 @@ class OpenAIRenderer(Renderer):
             result = client.generate(**self.body(request))
         images, reasons = [], []
         for item in result.items:
-            found = sniff_format(item.data) if item.data is not None else None
-            if found is None:
-                reasons.append(item.error or "the upstream sent bytes that are not an image")
+            if item.data is None:
+                reasons.append(item.error or "the upstream sent no image")
+                continue
+            try:
+                content_type = verified_content_type(item.data)
+            except ImageRejected as exc:
+                reasons.append(str(exc))
                 continue
             images.append(
                 RenderedImage(
-                    data=item.data,
-                    content_type=CONTENT_TYPES[found],
-                    revised_prompt=item.revised_prompt,
+                    data=item.data, content_type=content_type, revised_prompt=item.revised_prompt
                 )
             )
         if not images:
@@ -137,6 +139,15 @@ class OpenAIRenderer(Renderer):
         return relay()
 
 
+def verified_content_type(data: bytes) -> str:
+    """The content type of ``data`` once Pillow has decoded it whole (format, dimensions, the
+    pixel cap), or :class:`ImageRejected` with the reason: what we answer is an image."""
+    from django.conf import settings
+
+    verified = verify(data, max_pixels=settings.NOVISURF_MAX_IMAGE_PIXELS)
+    return CONTENT_TYPES[verified.format.lower()]
+
+
 def _url_only(payload) -> bool:
     return (
         isinstance(payload, dict)
@@ -147,10 +158,12 @@ def _url_only(payload) -> bool:
 
 def _inlined(client: ImageClient, payload: dict) -> dict:
     data = client.download(payload["url"])
-    if sniff_format(data) is None:
+    try:
+        verified_content_type(data)
+    except ImageRejected as exc:
         raise EndpointUnavailable(
-            "the image at the provider's URL is not an image", code="invalid_image"
-        )
+            f"the image at the provider's URL was refused: {exc}", code="invalid_image"
+        ) from None
     inlined = {k: v for k, v in payload.items() if k != "url"}
     inlined["b64_json"] = base64.b64encode(data).decode("ascii")
     return inlined

@@ -20,7 +20,7 @@ from novisurf.protocol import MODELS, accepts_response_format
 
 from .. import imaging
 from ..models import Generation
-from ..provider_client import endpoint_client
+from ..provider_client import answered_provider, endpoint_client, forget_answers
 from .edits import EditSourceMissing, edit_files
 from .images import image_store
 from .queue import (
@@ -148,6 +148,7 @@ def _generate(generation: Generation) -> None:
         return generation_cancelled(generation.pk)
 
     wanted = _indexes_to_ask(generation)
+    forget_answers()
     request = {
         "prompt": generation.prompt,
         "model": generation.model,
@@ -186,7 +187,8 @@ def _generate(generation: Generation) -> None:
     generation_cost_record(
         generation,
         usage=usage,
-        provider=answered_by,
+        # A streamed or edited answer's provider: from the headers its client last read.
+        provider=answered_by or answered_provider(),
         cost=answered_cost,
         images=sum(1 for item in items if item.data is not None and item.error is None),
     )

@@ -8,12 +8,18 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from novisurf.client import Cancelled, EndpointUnavailable, ResultItem, decode_b64_strict
+from novisurf.client import (
+    Cancelled,
+    ClientError,
+    EndpointUnavailable,
+    ResultItem,
+    decode_b64_strict,
+)
 from novisurf.protocol import MODELS, THUMBNAIL_FORMAT
 
 from .. import imaging
 from ..models import GalleryEvent, Generation
-from ..provider_client import endpoint_client
+from ..provider_client import endpoint_client, model_streams
 from .events import event_emit
 
 logger = logging.getLogger(__name__)
@@ -24,7 +30,9 @@ PARTIAL_PREVIEW_SIDE = 256
 
 
 def streams(generation: Generation) -> bool:
-    """Stream when the table says the model streams and the format can be streamed.
+    """Stream when the endpoint said the model sends partial images (its model list), and the
+    format can be streamed. A model it said nothing about is asked for a plain answer: many
+    OpenAI-compatible servers ignore ``stream``.
 
     Not the built-in renderer: it answers in milliseconds, and its partial images (each a
     full-size picture to draw, send, decode and shrink) would cost several times the image
@@ -33,11 +41,10 @@ def streams(generation: Generation) -> bool:
     spec = MODELS.get(generation.model)
     options = generation.options or {}
     return (
-        spec is not None
-        and spec.streams
-        and not spec.procedural
+        not (spec is not None and spec.procedural)
         and options.get("partial_images", PARTIAL_IMAGES) != 0
         and options.get("output_format") not in ("gif", "svg")
+        and model_streams(generation.model)
     )
 
 
@@ -76,17 +83,33 @@ def read_stream(
         if kind.endswith(".partial_image"):
             _emit_partial(generation, payload, index=indexes[len(items)])
         elif kind.endswith(".completed"):
-            item = ResultItem(index=len(items), source="b64_json")
-            try:
-                item.data = decode_b64_strict(str(payload.get("b64_json", "")), cap)
-            except ValueError as exc:
-                item.error = str(exc)
-            items.append(item)
+            items.append(_completed_item(payload, index=len(items), cap=cap))
             if isinstance(payload.get("usage"), dict):
                 usages.append(payload["usage"])
     if not items:
         raise EndpointUnavailable("The image stream ended before any image was complete.")
     return items, _summed_usage(usages)
+
+
+def _completed_item(payload: dict, *, index: int, cap: int) -> ResultItem:
+    """A completed image: its base64, or, where a plain JSON answer came back to the stream
+    request, its ``url`` downloaded now."""
+    if not payload.get("b64_json") and isinstance(payload.get("url"), str):
+        item = ResultItem(index=index, source="url", url=payload["url"])
+        try:
+            item.data = endpoint_client().download(payload["url"])
+        except ClientError as exc:
+            item.error = exc.message
+        return item
+    item = ResultItem(index=index, source="b64_json")
+    if "b64_json" not in payload:
+        item.error = "The endpoint sent an image with neither 'b64_json' nor 'url'."
+        return item
+    try:
+        item.data = decode_b64_strict(str(payload["b64_json"] or ""), cap)
+    except ValueError as exc:
+        item.error = str(exc)
+    return item
 
 
 def _emit_partial(generation: Generation, payload: dict, *, index: int) -> None:

@@ -14,6 +14,20 @@
   const toggle = form.querySelector(".options-toggle");
   const panel = document.getElementById("generation-options");
   const STORE = "novisurf.options-open";
+  const summary = document.getElementById("options-summary");
+  const tags = form.querySelector("[name=tags]");
+
+  // With the options folded, the chosen model and tags stay in view.
+  function summarise() {
+    if (!summary) return;
+    const folded = toggle && !toggle.hidden && toggle.getAttribute("aria-expanded") !== "true";
+    summary.hidden = !folded;
+    const chosen = model && model.selectedOptions[0];
+    summary.querySelector("[data-summary=model]").textContent = chosen ? chosen.textContent : "";
+    const tagText = tags ? tags.value.trim() : "";
+    summary.querySelector("[data-summary=tags]").textContent = tagText;
+    summary.querySelector("[data-summary=tags-wrap]").hidden = !tagText;
+  }
 
   // Options: shown by default without script; with it, folded unless open last time or in error.
   if (toggle && panel) {
@@ -24,6 +38,7 @@
       toggle.setAttribute("aria-expanded", value ? "true" : "false");
       panel.hidden = !value;
       panel.classList.toggle("open", value);
+      summarise();
     };
     toggle.hidden = false;
     show(open);
@@ -84,9 +99,11 @@
   }
   if (format) format.addEventListener("change", () => { chosenFormat = format.value; });
   if (model) {
-    model.addEventListener("change", fit);
+    model.addEventListener("change", () => { fit(); summarise(); });
     fit();
   }
+  if (tags) tags.addEventListener("input", summarise);
+  summarise();
 
   if (prompt) {
     prompt.addEventListener("keydown", (event) => {

@@ -308,15 +308,6 @@ BAD_INPUTS = [
     ("bad quality", with_(quality="ultra"), "good", "POST", 400, "quality", "invalid_value"),
     ("stream 'yes'", with_(stream="yes"), "good", "POST", 400, "stream", "invalid_type"),
     (
-        "partial_images without stream",
-        with_(partial_images=2),
-        "good",
-        "POST",
-        400,
-        "partial_images",
-        "unsupported_value",
-    ),
-    (
         "partial_images 4",
         with_(stream=True, partial_images=4),
         "good",

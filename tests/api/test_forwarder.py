@@ -345,3 +345,32 @@ def test_an_unknown_model_is_forwarded_when_an_upstream_is_configured(upstream, 
     (sent,) = generation_requests(upstream)
     assert sent.get_json()["model"] == "flux-pro"
     assert sent.get_json()["size"] == "640x480"
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG header that claims ``width`` x ``height`` pixels (and no pixel data)."""
+    import struct
+    import zlib
+
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + end
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (png_bytes((64, 64), noise=True)[:600], "damaged or incomplete"),
+        (_png_claiming(100_000, 100_000), "pixels"),
+    ],
+)
+def test_upstream_bytes_are_verified_as_images_before_they_are_answered(
+    upstream, post, data, words
+):
+    upstream.expect_request("/v1/images/generations").respond_with_json(
+        {"data": [{"b64_json": b64(data)}]}
+    )
+    response = post({"prompt": "x", "model": MODEL})
+    error = assert_envelope(response, 502)
+    assert words in error["message"], error["message"]

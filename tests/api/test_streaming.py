@@ -197,7 +197,9 @@ def test_sdk_edit_of_several_images_and_n(sdk):
 
 
 def test_sdk_edit_as_a_url(sdk):
-    response = sdk.images.edit(image=("a.png", png_bytes((64, 64)), "image/png"), prompt="waves")
+    response = sdk.images.edit(
+        image=("a.png", png_bytes((64, 64)), "image/png"), prompt="waves", response_format="url"
+    )
     assert requests.get(response.data[0].url, timeout=10).status_code == 200
 
 
@@ -377,7 +379,16 @@ def test_an_image_over_the_models_limit_names_it(endpoint_url, api_key, settings
     )
 
 
-def test_an_edit_must_be_multipart(endpoint_url, api_key):
+def test_an_edit_must_be_multipart_or_json(endpoint_url, api_key):
+    response = requests.post(
+        f"{endpoint_url}/images/edits",
+        data="prompt=a red fox",
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "text/plain"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_content_type"
+    # JSON is taken, with its images as data URLs.
     response = requests.post(
         f"{endpoint_url}/images/edits",
         json={"prompt": "a red fox"},
@@ -385,7 +396,7 @@ def test_an_edit_must_be_multipart(endpoint_url, api_key):
         timeout=30,
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_content_type"
+    assert response.json()["error"]["param"] == "images"
 
 
 def test_an_edit_needs_a_key(endpoint_url):

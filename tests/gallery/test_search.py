@@ -452,3 +452,18 @@ def test_the_count_is_capped(client, user, monkeypatch):
     assert "3+ images match" in response.content.decode()
     response = client.get(reverse("gallery:home"), {"q": "harbour 4"})
     assert "1 image matches" in response.content.decode()
+
+
+def test_trashed_images_are_not_counted(client, user, monkeypatch):
+    from gallery import selectors
+
+    monkeypatch.setattr(selectors, "MATCH_COUNT_CAP", 3)
+    made = [make_image(user, f"harbour {n}") for n in range(5)]
+    services.images_trash(owner=user, images=Image.objects.filter(pk__in=[m.pk for m in made[:2]]))
+    assert selectors.image_count_capped(owner=user, query="harbour") == (3, False)
+    assert selectors.image_count_capped(owner=user, query="harbour -4") == (2, False)
+    assert selectors.image_count_capped(owner=user, query="harbour OR nothing") == (3, False)
+    client.force_login(user)
+    assert (
+        "3 images match" in client.get(reverse("gallery:home"), {"q": "harbour"}).content.decode()
+    )

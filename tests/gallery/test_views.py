@@ -293,18 +293,47 @@ def test_home_has_the_generation_form(client_in):
     assert buttons[0].ancestor("form").attrs["action"] == reverse("gallery:generate")
 
 
-@pytest.mark.django_db
-def test_model_menu_falls_back_to_every_known_model_when_the_endpoint_is_unreachable(client_in):
+@pytest.fixture
+def every_model_offered():
+    """The endpoint listed every model of the protocol table (as one with an upstream does)."""
+    from django.core.cache import cache
+
+    from gallery.provider_client import _models_cache_key
     from novisurf.protocol import MODELS
 
+    cache.set(
+        _models_cache_key(),
+        [{"id": spec.id, "name": None, "streams": spec.streams} for spec in MODELS.values()],
+    )
+
+
+@pytest.mark.django_db
+def test_model_menu_offers_the_built_in_model_while_the_list_is_unknown(client_in):
     page = dom(client_in.get(reverse("gallery:home")))
     select = labelled(page, "Model")
     values = [o.attrs["value"] for o in select.find_all("option")]
-    assert values == list(MODELS)
+    assert values == ["novisurf-procedural"]
     assert selected_value(select) == "novisurf-procedural"
     # The built-in renderer says what it is.
     labels = {o.attrs["value"]: o.text for o in select.find_all("option")}
     assert "not AI" in labels["novisurf-procedural"]
+
+
+@pytest.mark.django_db
+def test_model_menu_offers_openais_current_models_when_the_endpoint_lists_none(
+    client_in, settings, httpserver
+):
+    from gallery import tasks
+
+    httpserver.expect_request("/v1/models").respond_with_data("Not Found", status=404)
+    settings.NOVISURF_API_BASE = httpserver.url_for("/v1")
+    tasks.models_refresh.call()
+    select = labelled(dom(client_in.get(reverse("gallery:home"))), "Model")
+    values = [o.attrs["value"] for o in select.find_all("option")]
+    assert "gpt-image-2" in values
+    assert "novisurf-procedural" not in values  # that provider has no built-in renderer
+    assert "dall-e-3" not in values  # retired
+    assert "gpt-image-2-2026-04-21" not in values  # a dated snapshot
 
 
 @pytest.mark.django_db
@@ -342,7 +371,7 @@ def test_model_menu_lists_what_the_endpoint_offers_once_a_task_asked(
 
 
 @pytest.mark.django_db
-def test_the_form_offers_what_the_model_accepts(client_in):
+def test_the_form_offers_what_the_model_accepts(client_in, every_model_offered):
     from novisurf import protocol
 
     page = dom(client_in.get(reverse("gallery:home")))
@@ -359,7 +388,7 @@ def test_the_form_offers_what_the_model_accepts(client_in):
 
 
 @pytest.mark.django_db
-def test_the_form_starts_from_the_last_generation(client_in, user):
+def test_the_form_starts_from_the_last_generation(client_in, user, every_model_offered):
     Generation.objects.create(
         owner=user,
         prompt="earlier",
@@ -457,7 +486,9 @@ def _post_form(client, **overrides):
         ({"response_format": "jpeg"}, "Response format", "Select a valid choice"),
     ],
 )
-def test_bad_input_rerenders_with_the_error_beside_the_field(client_in, overrides, label, message):
+def test_bad_input_rerenders_with_the_error_beside_the_field(
+    client_in, every_model_offered, overrides, label, message
+):
     response = _post_form(client_in, **overrides)
     assert response.status_code == 200
     assert not Generation.objects.exists()

@@ -367,9 +367,11 @@ def test_streaming_with_partial_images(partial_images):
     assert "stream" not in request.options and "partial_images" not in request.options
 
 
-def test_partial_images_need_streaming():
-    error = refused({"prompt": "x", "partial_images": 2})
-    assert (error.status, error.param, error.code) == (400, "partial_images", "unsupported_value")
+def test_partial_images_without_streaming_are_accepted_and_mean_nothing():
+    # OpenAI's own examples send them with stream false.
+    request = validate_generation({"prompt": "x", "partial_images": 2, "stream": False})
+    assert (request.stream, request.partial_images) == (False, 0)
+    assert "partial_images" not in request.upstream_body()
 
 
 def test_the_first_problem_in_field_order_is_reported():
