@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.certs
 import urllib3
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -691,7 +692,11 @@ class ImageClient:
         pool_class = (
             urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
         )
-        pool = pool_class(host, port, maxsize=1, retries=False, block=False)
+        options: dict[str, Any] = {}
+        if parts.scheme == "https":
+            # The certificates requests itself trusts (certifi), checked against the host name.
+            options = {"cert_reqs": "CERT_REQUIRED", "ca_certs": requests.certs.where()}
+        pool = pool_class(host, port, maxsize=1, retries=False, block=False, **options)
         base = pool.ConnectionCls
 
         class PinnedConnection(base):  # type: ignore[misc, valid-type]

@@ -59,12 +59,17 @@ def limits_check(*, owner, n: int, now: datetime | None = None) -> None:
     limits = limits_for(user=owner)
     if limits.images_per_day:
         day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = Generation.objects.filter(owner=owner, created_at__gte=day_start)
         used = (
-            Generation.objects.filter(owner=owner, created_at__gte=day_start)
-            .exclude(status__in=(Generation.Status.FAILED, Generation.Status.CANCELLED))
-            .aggregate(total=Sum("n"))["total"]
+            today.exclude(
+                status__in=(Generation.Status.FAILED, Generation.Status.CANCELLED)
+            ).aggregate(total=Sum("n"))["total"]
             or 0
         )
+        # A cancelled generation counts the images it had stored before it was stopped.
+        used += Image.objects.filter(
+            generation__in=today.filter(status=Generation.Status.CANCELLED)
+        ).count()
         if used + n > limits.images_per_day:
             resets = day_start + timedelta(days=1)
             left = max(0, limits.images_per_day - used)

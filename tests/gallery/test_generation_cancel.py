@@ -193,3 +193,17 @@ def test_the_gallery_offers_cancel_on_a_queued_generation_only(provider, client,
     page = client.get(reverse("gallery:home")).content.decode()
     assert reverse("gallery:generation-cancel", args=[waiting.pk]) in page
     assert reverse("gallery:generation-cancel", args=[done.pk]) not in page
+
+
+def test_a_cancelled_generation_counts_only_what_it_stored_against_the_daily_limit(
+    provider, user, settings
+):
+    from tests.factories import distinct_png
+
+    settings.NOVISURF_USER_IMAGES_PER_DAY = 10
+    stopped = queued(user, n=8)
+    services.image_store(generation=stopped, index=0, data=distinct_png())
+    services.generation_cancel(generation=stopped)
+    services.limits_check(owner=user, n=9)  # 1 stored + 9 = 10: allowed
+    with pytest.raises(services.LimitReached):
+        services.limits_check(owner=user, n=10)

@@ -123,7 +123,10 @@ JSON_OK = json.dumps({"created": 1, "data": [{"b64_json": b64(png_bytes())}]}).e
 
 def headers(length: int | None, *, extra: str = "", kind: str = "application/json") -> bytes:
     size = f"Content-Length: {length}\r\n" if length is not None else ""
-    return f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\n{size}{extra}\r\n".encode()
+    # Connection: close, as the server closes after each answer (a kept-alive connection that
+    # the server has closed would fail the client's next request).
+    close = "" if "Connection:" in extra else "Connection: close\r\n"
+    return f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\n{size}{close}{extra}\r\n".encode()
 
 
 def test_an_answer_trickling_a_byte_at_a_time_fails_at_its_deadline(serve):
@@ -233,7 +236,7 @@ def test_a_huge_error_answer_is_read_only_in_part(serve):
 
     def handler(conn, head):
         conn.sendall(
-            f"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            f"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -258,7 +261,7 @@ def test_a_retry_after_of_1e400_is_a_rate_limit_not_a_crash(serve):
     def handler(conn, head):
         body = b'{"error": {"message": "slow down"}}'
         conn.sendall(
-            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1e400\r\n"
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1e400\r\nConnection: close\r\n"
             b"Content-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()
             + b"\r\n\r\n"
