@@ -42,6 +42,8 @@ def run(report: Report) -> None:
     from tests.fakes import stability as fake_stability
     from tests.fakes.a1111 import FakeA1111
     from tests.fakes.comfyui import FakeComfyUI
+    from tests.fakes.openai_plain import KEY as PLAIN_KEY
+    from tests.fakes.openai_plain import FakePlainOpenAI
 
     session = requests.Session()
     with contextlib.ExitStack() as stack:
@@ -60,8 +62,17 @@ def run(report: Report) -> None:
         replicate.pending_polls = 0
         gemini = enter(fake_gemini.FakeGemini())
         stability = enter(fake_stability.FakeStability())
+        plain = enter(FakePlainOpenAI())
         # kind, the fake's URL, its key, the model (the engine's own name), options, direct call
         engines = [
+            (
+                "openai",
+                f"{plain.url}/v1",
+                PLAIN_KEY,
+                "plain-image",
+                {},
+                lambda: _openai_direct(session, plain.url),
+            ),
             ("comfyui", comfy.url, "", "sdxl", {}, lambda: _comfy_direct(session, comfy.url)),
             ("a1111", webui.url, "", "sd", {}, lambda: _a1111_direct(session, webui.url)),
             (
@@ -204,6 +215,7 @@ def _endpoint_client():
 
 
 _MODEL_KINDS = {
+    "plain-image": "openai",
     "sdxl": "comfyui",
     "sd": "a1111",
     "flux-pro-1.1": "bfl",
@@ -366,6 +378,19 @@ def _a1111_direct(session: requests.Session, url: str) -> None:
         timeout=10,
     ).json()
     base64.b64decode(answer["images"][0])
+
+
+def _openai_direct(session: requests.Session, url: str) -> None:
+    """A plain OpenAI-compatible server: the JSON answer, then its image by URL."""
+    from tests.fakes.openai_plain import KEY
+
+    answer = session.post(
+        f"{url}/v1/images/generations",
+        json={"prompt": "a bench", "model": "plain-image", "n": 1, "size": "512x512"},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=10,
+    ).json()
+    _require_image(session.get(answer["data"][0]["url"], timeout=10).content)
 
 
 def _bfl_direct(session: requests.Session, url: str) -> None:

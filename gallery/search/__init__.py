@@ -121,15 +121,72 @@ def _count(images: QuerySet, sql: str, params: list) -> int:
         return cursor.fetchone()[0]
 
 
+class _Probes:
+    """The walk's test of one image, as probes of the index that each hold one word.
+
+    FTS5 answers "does row X match?" by seeking each term's postings to X and, where X does not
+    match, on to the next row that does: cheap for one word (one seek), but an AND, OR or
+    phrase of several hunts through the postings for a row where they all agree, which for an
+    image that does not match can be far away (milliseconds each). So the words are asked one
+    by one, joined by SQL's AND/OR, which stop at the first answer; a phrase is asked whole
+    only of an image that holds each of its words."""
+
+    def __init__(self, table: str) -> None:
+        self.probe = (
+            f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND "
+            f"{FTS_TABLE}.rowid = (SELECT k.rowid FROM {KEY_TABLE} k "
+            f'WHERE k.image_id = "{table}"."id"))'
+        )
+        self.params: list[str] = []
+
+    def one(self, column: str, match: Match) -> str:
+        tests = []
+        for word in match.words:
+            self.params.append(f"{column} : {_fts5_word(word)}")
+            tests.append(self.probe)
+        if len(match.words) > 1:
+            self.params.append(f"{column} : ({_fts5_match_one(match)})")
+            tests.append(self.probe)
+        return "(" + " AND ".join(tests) + ")"
+
+    def any(self, column: str, matches) -> str:
+        return "(" + " OR ".join(self.one(column, match) for match in matches) + ")"
+
+
+def _sqlite_walk(images: QuerySet, query: SearchQuery) -> QuerySet:
+    """The listing leads; each image walked is tested by probes of the index."""
+    probes = _Probes(images.model._meta.db_table)
+    tests = [probes.any("body", group) for group in query.groups]
+    tests += [probes.one("model", model) for model in query.models]
+    tests += [f"NOT {probes.one('body', match)}" for match in query.excluded]
+    condition = " AND ".join(tests)
+    return images.filter(RawSQL(condition, probes.params, output_field=models.BooleanField()))
+
+
+# SQLite: the newest index rows sampled to tell a common word from a rare one, and how many of
+# them must match for the walk to probe each image (about 2%: a page within 1,200 images).
+DENSITY_SAMPLE = 2_000
+DENSITY_MATCHES = 40
+
+
+def _sqlite_dense(images: QuerySet, expression: str) -> bool:
+    """Whether the newest ``DENSITY_SAMPLE`` rows of the index (everyone's; row ids rise as
+    images are added) hold ``DENSITY_MATCHES`` matches: a seek and a short scan of each
+    word's postings, whatever the size of the library."""
+    return (
+        _count(
+            images,
+            f"SELECT count(*) FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "
+            f"AND rowid > (SELECT coalesce(max(rowid), 0) FROM {KEY_TABLE}) - %s LIMIT %s)",
+            [expression, DENSITY_SAMPLE, DENSITY_MATCHES],
+        )
+        >= DENSITY_MATCHES
+    )
+
+
 def _sqlite_text(images: QuerySet, query: SearchQuery, owner_id: object, whole: bool) -> QuerySet:
-    table = images.model._meta.db_table
     positive, excluded = _fts5_positive(query), _fts5_excluded(query)
     matches = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
-    # One probe of the index per image walked: FTS5 seeks each term's postings to that row.
-    probe = (
-        f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid = "
-        f'(SELECT k.rowid FROM {KEY_TABLE} k WHERE k.image_id = "{table}"."id"))'
-    )
     if not positive:
         # Only exclusions: most images are kept, so the listing leads and each is probed; a
         # bulk action over all of them asks the index once for the few to leave out.
@@ -140,8 +197,7 @@ def _sqlite_text(images: QuerySet, query: SearchQuery, owner_id: object, whole: 
                     [excluded],
                 )
             )
-        condition = f"NOT {probe}"
-        return images.filter(RawSQL(condition, [excluded], output_field=models.BooleanField()))
+        return _sqlite_walk(images, query)
     anyones = f"({positive}) NOT {excluded}" if excluded else positive
     mine = f"{_owner_term(owner_id)} AND {anyones}" if owner_id is not None else anyones
     counted = (
@@ -155,7 +211,17 @@ def _sqlite_text(images: QuerySet, query: SearchQuery, owner_id: object, whole: 
                 f"SELECT k.image_id FROM {KEY_TABLE} k WHERE k.rowid IN ({matches})", [mine]
             )
         )
-    return images.filter(RawSQL(probe, [anyones], output_field=models.BooleanField()))
+    if len(query.groups) + len(query.models) > 1 or not _sqlite_dense(images, anyones):
+        # Several words that must all match, or matches too sparse for a page to be near:
+        # probing each image walked costs more, in the bench, than building the set of
+        # everyone's matches once and walking past it. The unary + keeps SQLite from leading
+        # with that set.
+        table = images.model._meta.db_table
+        condition = (
+            f'+(SELECT k.rowid FROM {KEY_TABLE} k WHERE k.image_id = "{table}"."id") IN ({matches})'
+        )
+        return images.filter(RawSQL(condition, [anyones], output_field=models.BooleanField()))
+    return _sqlite_walk(images, query)
 
 
 # -- PostgreSQL: tsquery built from data ----------------------------------------------------------
@@ -300,15 +366,22 @@ def _day_start(day: date) -> datetime:
 def _filters(images: QuerySet, query: SearchQuery, owner_id: object) -> QuerySet:
     """``tag:``, ``-tag:``, ``after:`` and ``before:``: plain conditions on indexed columns."""
     tag_model = django_apps.get_model("gallery", "Tag")
+    tagged_model = django_apps.get_model("gallery", "TaggedImage")
 
-    def tags_named(name: str) -> QuerySet:
+    def tagged(name: str) -> models.Exists:
+        # A test of the image at hand (one index lookup), not a join: the database checks it
+        # before the full-text probes that follow, which cost more.
         tags = tag_model.objects.filter(name__iexact=name)
-        return tags.filter(owner_id=owner_id) if owner_id is not None else tags
+        if owner_id is not None:
+            tags = tags.filter(owner_id=owner_id)
+        return models.Exists(
+            tagged_model.objects.filter(content_object_id=models.OuterRef("pk"), tag__in=tags)
+        )
 
     for name in query.tags:
-        images = images.filter(tagged_items__tag__in=tags_named(name))
+        images = images.filter(tagged(name))
     for name in query.excluded_tags:
-        images = images.exclude(tagged_items__tag__in=tags_named(name))
+        images = images.exclude(tagged(name))
     if query.after:
         images = images.filter(created_at__gte=_day_start(query.after))
     if query.before:
@@ -354,6 +427,8 @@ def filter_images(
     parsed = parse_query(query) if isinstance(query, str) else query
     if parsed.is_empty or parsed.finds_nothing:
         return images.none()
+    # The plain filters first: a database tests conditions in about the order they come.
+    images = _filters(images, parsed, owner_id)
     if parsed.has_text:
         vendor = connections[images.db].vendor
         if vendor == "sqlite":
@@ -362,4 +437,4 @@ def filter_images(
             images = _postgresql_text(images, parsed, owner_id, whole)
         else:
             images = _other_text(images, parsed)
-    return _filters(images, parsed, owner_id)
+    return images

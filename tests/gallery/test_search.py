@@ -135,11 +135,14 @@ SEARCHES = [
 ]
 
 
-@pytest.fixture(params=["few", "many"])
+@pytest.fixture(params=["few", "many", "sparse"])
 def plan(request, monkeypatch) -> str:
-    """Both of search's plans: the matches lead (few), or the listing leads (many)."""
+    """Each of search's plans: the matches lead (few), or the listing leads (many), testing
+    each image by probes of the index (dense) or against the set of matches (sparse)."""
     few = request.param == "few"
     monkeypatch.setattr(search, "FEW_MATCHES", 1_000_000 if few else -1)  # SQLite
+    sparse = request.param == "sparse"
+    monkeypatch.setattr(search, "DENSITY_MATCHES", 1_000_000 if sparse else 0)  # SQLite
     monkeypatch.setattr(search, "SAMPLE_MATCHES", 1_000_000 if few else 0)  # PostgreSQL
     return request.param
 
@@ -452,3 +455,18 @@ def test_the_count_is_capped(client, user, monkeypatch):
     assert "3+ images match" in response.content.decode()
     response = client.get(reverse("gallery:home"), {"q": "harbour 4"})
     assert "1 image matches" in response.content.decode()
+
+
+def test_trashed_images_are_not_counted(client, user, monkeypatch):
+    from gallery import selectors
+
+    monkeypatch.setattr(selectors, "MATCH_COUNT_CAP", 3)
+    made = [make_image(user, f"harbour {n}") for n in range(5)]
+    services.images_trash(owner=user, images=Image.objects.filter(pk__in=[m.pk for m in made[:2]]))
+    assert selectors.image_count_capped(owner=user, query="harbour") == (3, False)
+    assert selectors.image_count_capped(owner=user, query="harbour -4") == (2, False)
+    assert selectors.image_count_capped(owner=user, query="harbour OR nothing") == (3, False)
+    client.force_login(user)
+    assert (
+        "3 images match" in client.get(reverse("gallery:home"), {"q": "harbour"}).content.decode()
+    )

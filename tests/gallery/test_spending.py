@@ -52,7 +52,16 @@ def test_the_form_says_what_is_left_and_when_it_resets(user, settings):
 def test_the_form_page_shows_the_refusal_and_the_free_renderer_is_never_refused(
     client, user, settings
 ):
+    from django.core.cache import cache
+
+    from gallery.provider_client import _models_cache_key
+
     settings.NOVISURF_USER_MONTHLY_BUDGET = Decimal("0.01")
+    # The endpoint listed dall-e-3 (the form offers only the models it listed).
+    cache.set(
+        _models_cache_key(),
+        [{"id": m, "name": None, "streams": False} for m in ("dall-e-3", PROCEDURAL_MODEL)],
+    )
     client.force_login(user)
     form = {"prompt": "too dear", "model": "dall-e-3", "n": 1, "size": "1024x1024"}
     response = client.post(reverse("gallery:generate"), form)
