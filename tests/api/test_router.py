@@ -7,6 +7,7 @@ server; the caller is the official SDK or plain requests.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -291,3 +292,22 @@ def test_a_provider_at_its_cap_makes_the_next_request_wait_then_429(
         release.set()
         first.join(10)
     assert results["first"].status_code == 200
+
+
+def test_a_plain_provider_asked_to_stream_answers_a_stream_all_the_same(settings, sdk_for):
+    from tests.fakes.openai_plain import KEY, FakePlainOpenAI
+
+    with FakePlainOpenAI() as plain:
+        settings.NOVISURF_UPSTREAM_BASE = f"{plain.url}/v1"
+        settings.NOVISURF_UPSTREAM_KEY = KEY
+        events = list(
+            sdk_for().images.generate(
+                prompt="x", model="gpt-image-1.5", size="1024x1024", stream=True, partial_images=1
+            )
+        )
+    # It ignored stream and answered JSON with a URL: the client still gets the SDK's events,
+    # the image inlined as base64.
+    assert [event.type for event in events] == ["image_generation.completed"]
+    assert base64.b64decode(events[0].b64_json).startswith(b"\x89PNG")
+    (sent,) = plain.requests_to("/v1/images/generations")
+    assert sent.json["stream"] is True
