@@ -34,6 +34,7 @@ def _request(model: str, **fields) -> GenerationRequest:
 
 
 def run(report: Report) -> None:
+    from novisurf import client
     from tests.fakes import FakeCDN
     from tests.fakes import bfl as fake_bfl
     from tests.fakes import fal as fake_fal
@@ -44,6 +45,11 @@ def run(report: Report) -> None:
     from tests.fakes.comfyui import FakeComfyUI
     from tests.fakes.openai_plain import KEY as PLAIN_KEY
     from tests.fakes.openai_plain import FakePlainOpenAI
+
+    # The fakes' image hosts live on other loopback ports than the engines themselves: allow
+    # loopback downloads for this run, as the test suite does.
+    client.PRIVATE_DOWNLOAD_HOSTS = ("127.0.0.1", "localhost", "::1")
+    os.environ.setdefault("NOVISURF_PRIVATE_DOWNLOAD_HOSTS", "127.0.0.1,localhost,::1")
 
     session = requests.Session()
     with contextlib.ExitStack() as stack:
