@@ -24,6 +24,16 @@ def back(request: HttpRequest, default: str = "gallery:home", **kwargs) -> HttpR
     return redirect(default, **kwargs)
 
 
+def listing_head_url(request: HttpRequest) -> str:
+    """This listing's own page, without the cursor or the fragment a script asked for: where a
+    tile's forms come back to when its tile was fetched as a further page of the listing."""
+    query = request.GET.copy()
+    for name in ("after", "before", "at", "fragment"):
+        query.pop(name, None)
+    encoded = query.urlencode()
+    return request.path + (f"?{encoded}" if encoded else "")
+
+
 def next_url(request: HttpRequest, default: str) -> str:
     """Where ``next`` points when it is a page of this site, else ``default``."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""

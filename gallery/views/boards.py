@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import selectors, services
 from ..listing import Listing
 from ..models import Board, Image
-from ._common import back
+from ._common import back, listing_head_url
 from .lookups import image_or_404
 
 
@@ -53,17 +53,21 @@ def board_detail(request: HttpRequest, board_id) -> HttpResponse:
     page = selectors.listing_page(
         owner=request.user, listing=listing, board=board, size=settings.GALLERY_PAGE_SIZE
     )
+    context = {
+        "board": board,
+        "page": page,
+        "listing": listing,
+        # An image opened from here walks this board (its viewer reads the board from it).
+        "listing_qs": listing.querystring,
+    }
+    if request.GET.get("fragment") == "tiles":
+        # The next page as the scrolling script (and place.js, bringing a person back) loads it.
+        context["tile_next"] = listing_head_url(request)
+        return render(request, "gallery/_image_grid_page.html", context)
     return render(
         request,
         "gallery/board.html",
-        {
-            "board": board,
-            "page": page,
-            "listing": listing,
-            # An image opened from here walks this board (its viewer reads the board from it).
-            "listing_qs": listing.querystring,
-            "tags": selectors.tag_names(owner=request.user),
-        },
+        {**context, "tags": selectors.tag_names(owner=request.user)},
     )
 
 

@@ -15,7 +15,7 @@ from ..bulk_actions.base import images_text
 from ..listing import Listing
 from ..models import Image
 from ..undo import UndoTooLate, undo_remember, undo_take
-from ._common import back, confirmation
+from ._common import back, confirmation, listing_head_url
 from .lookups import image_or_404
 from .selection import bulk_action_answer
 
@@ -54,15 +54,15 @@ def trash_list(request: HttpRequest) -> HttpResponse:
     page = selectors.trash_page(
         owner=request.user, listing=listing, size=settings.GALLERY_PAGE_SIZE
     )
+    context = {"page": page, "listing": Listing(), "in_trash": True}
+    if request.GET.get("fragment") == "tiles":
+        # The next page as the scrolling script (and place.js, bringing a person back) loads it.
+        context["tile_next"] = listing_head_url(request)
+        return render(request, "gallery/_image_grid_page.html", context)
     return render(
         request,
         "gallery/trash.html",
-        {
-            "page": page,
-            "listing": Listing(),
-            "in_trash": True,
-            "trash_days": settings.NOVISURF_TRASH_DAYS,
-        },
+        {**context, "trash_days": settings.NOVISURF_TRASH_DAYS},
     )
 
 

@@ -1,5 +1,6 @@
 // The gallery: more images as you scroll (the "Older" link's page, fetched as tiles), and new
-// images as they are stored (server-sent events carrying server-rendered tiles).
+// images as they are stored (server-sent events carrying server-rendered tiles). Boards and the
+// trash use the first part only: they name no events URL.
 (function () {
   "use strict";
   const gallery = document.getElementById("gallery");
@@ -18,7 +19,7 @@
   }
 
   // -- more as you scroll ----------------------------------------------------------------------
-  let loading = false;
+  let loading = null;  // the page being fetched: a second caller waits for it, not past it
   const observer = "IntersectionObserver" in window
     ? new IntersectionObserver((entries) => {
         if (entries.some((e) => e.isIntersecting)) loadMore();
@@ -29,16 +30,26 @@
     return document.querySelector("#pagination a[data-more]");
   }
 
-  async function loadMore() {
+  function loadMore() {
+    if (!loading) loading = fetchMore().finally(() => { loading = null; });
+    return loading;
+  }
+
+  async function fetchMore() {
     const link = moreLink();
-    if (!link || loading) return;
-    loading = true;
+    if (!link) return;
     const url = new URL(link.href, window.location.href);
     url.searchParams.set("fragment", "tiles");
     try {
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const content = parse(await response.text());
+      // A plain grid (a board, the trash): its tiles go on in the one list.
+      const grid = listing.querySelector("ul.tiles");
+      if (grid && !listing.querySelector("section.day")) {
+        grid.append(...Array.from(content.querySelectorAll("li.tile")).filter(
+          (tile) => !document.getElementById(tile.id)));
+      }
       for (const section of Array.from(content.querySelectorAll("section.day"))) {
         const tiles = Array.from(section.querySelectorAll("li.tile")).filter(
           (tile) => !document.getElementById(tile.id));
@@ -59,8 +70,6 @@
     } catch (err) {
       observer && observer.unobserve(link);  // leave the plain link to the person
       return;
-    } finally {
-      loading = false;
     }
     // Still in view (a tall screen): keep going.
     const again = moreLink();

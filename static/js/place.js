@@ -60,7 +60,15 @@
     }
     const anchor = found();
     if (anchor) {
-      window.scrollTo(0, anchor.getBoundingClientRect().top + window.scrollY - state.offset);
+      const target = () => anchor.getBoundingClientRect().top + window.scrollY - state.offset;
+      // The page must reach far enough below the tile to be scrolled there (else the browser
+      // stops short): go on loading while it does not.
+      const room = () => document.documentElement.scrollHeight - window.innerHeight;
+      while (room() < target() && pages < MAX_PAGES && window.novisurfLoadMore) {
+        pages += 1;
+        if (!(await window.novisurfLoadMore())) break;
+      }
+      window.scrollTo(0, target());
     } else {
       window.scrollTo(0, state.scrollY);
     }
