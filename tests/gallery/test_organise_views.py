@@ -256,3 +256,34 @@ def test_favourites_link_filters_the_gallery(alice, user):
     services.image_favourite_set(image=starred, favourite=True)
     page = alice.get(reverse("gallery:home") + "?favourites=1").content.decode()
     assert str(starred.pk) in page and str(plain.pk) not in page
+
+
+@pytest.mark.parametrize("where", ["board", "trash"])
+def test_a_board_and_the_trash_serve_their_next_page_as_tiles_for_the_scrolling_script(
+    alice, user, settings, where
+):
+    settings.GALLERY_PAGE_SIZE = 2
+    images = make_images(user, 5)
+    if where == "board":
+        board = services.board_create(owner=user, name="Posters")
+        services.board_images_add(boards=[board], images=Image.objects.filter(owner=user))
+        url = f"/boards/{board.pk}/"
+    else:
+        services.images_trash(owner=user, images=Image.objects.filter(owner=user))
+        url = "/trash/"
+    page = alice.get(url).content.decode()
+    assert 'id="listing"' in page and 'href="#listing">Skip to images' in page
+    assert "js/place.js" in page and "js/gallery.js" in page
+    more = alice.get(url, {"after": page.split("after=")[1].split('"')[0], "fragment": "tiles"})
+    fragment = more.content.decode()
+    assert "<html" not in fragment and fragment.count('class="tile"') == 2
+    assert 'rel="next"' in fragment
+    assert str(images[0].pk) not in fragment  # the first page's, not again
+    if where == "trash":
+        # A tile's own Restore comes back to the listing, not to the fragment it came in.
+        assert f'name="next" value="{url}"' in fragment and "fragment=tiles" not in fragment
+
+
+def test_an_empty_trash_skips_to_the_page(alice):
+    page = alice.get("/trash/").content.decode()
+    assert 'href="#main">Skip to images' in page and 'id="listing"' not in page
