@@ -1,4 +1,4 @@
-"""The gallery's pages, one module per area: parse, call a service or a selector, render."""
+"""The gallery's pages, one module per area (home, generations, images, boards, trash...): parse, call a service or a selector, render."""
 
 from .boards import (
     board_cover,
@@ -12,15 +12,14 @@ from .boards import (
 from .compare import image_compare
 from .edits import image_edit
 from .favourites import image_favourite
-from .generations import generation_cancel
-from .imports import image_upload
-from .live import events
-from .pages import (
-    generate,
+from .generations import (
+    generation_cancel,
     generation_detail,
     generation_retry,
     generation_status,
-    home,
+)
+from .home import generate, home
+from .images import (
     image_delete,
     image_detail,
     image_download,
@@ -29,6 +28,8 @@ from .pages import (
     image_tag_remove,
     image_thumbnail,
 )
+from .imports import image_upload
+from .live import events
 from .selection import bulk_action_detail, listing_zip, selection_act
 from .tags import tag_delete, tag_list, tag_rename
 from .trash import image_trash, trash_delete, trash_empty, trash_list, trash_restore, trash_undo

@@ -14,7 +14,7 @@ from .. import selectors, services
 from ..listing import Listing
 from ..models import Board, Image
 from ._common import back
-from .pages import image_or_404
+from .lookups import image_or_404
 
 
 def _board_or_404(request: HttpRequest, board_id) -> Board:

@@ -9,7 +9,8 @@ from django.views.decorators.http import require_POST
 
 from .. import services
 from ..forms import TagForm
-from .pages import edit_form_for, image_or_404, image_page_render
+from .images import edit_form_for, image_page_render
+from .lookups import image_or_404
 
 
 @login_required

@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .. import services
-from .pages import image_or_404
+from .lookups import image_or_404
 
 
 @login_required

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from .. import live
-from .pages import generation_or_404, listing_or_404
+from .lookups import generation_or_404, listing_or_404
 
 
 def _since(request: HttpRequest) -> int:

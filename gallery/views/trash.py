@@ -16,7 +16,7 @@ from ..listing import Listing
 from ..models import Image
 from ..undo import UndoTooLate, undo_remember, undo_take
 from ._common import back, confirmation
-from .pages import image_or_404
+from .lookups import image_or_404
 from .selection import bulk_action_answer
 
 
