@@ -192,7 +192,14 @@ def _measure(report: Report, owner, count: int) -> dict[str, int]:
 def run(report: Report, images_count: int | None = None) -> None:
     """At 10,000 and 100,000 images (and 1,000,000 with --million), or at ``images_count``."""
     # The form's model list comes from the cache, as on a warm site.
-    cache.set(f"novisurf:models:{settings.NOVISURF_API_BASE}", [PROCEDURAL_MODEL], None)
+    # (the key the site reads: a cold cache would read the refresh task's result per page).
+    from gallery.provider_client import _models_cache_key
+
+    cache.set(
+        _models_cache_key(),
+        [{"id": PROCEDURAL_MODEL, "name": None, "streams": True}],
+        None,
+    )
     owner = bench_user()
     from django.contrib.auth import get_user_model
 
