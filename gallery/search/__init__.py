@@ -33,6 +33,7 @@ from .index import (
     install,
     rebuild,
     tables_for,
+    tidy,
     uninstall,
 )
 from .query import MAX_TERM_CHARS, MAX_TERMS, Match, SearchQuery, parse_query, search_terms
@@ -62,6 +63,7 @@ __all__ = [
     "rebuild",
     "search_terms",
     "tables_for",
+    "tidy",
     "uninstall",
 ]
 
