@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.forms.boundfield import BoundField
 
 from novisurf import protocol
 
@@ -40,7 +41,43 @@ def split_tags(text: str) -> list[str]:
     return list(names.values())
 
 
+# Rendered widgets of unbound forms, keyed by everything a widget's HTML is made of (its class,
+# name, id, value, attributes, choices, renderer): the same key always gives the same HTML, so
+# nothing here can go stale. Rendering the select menus through the widget templates was a
+# tenth of the home page's CPU. Bounded, as values (the last tags) vary with the person.
+_WIDGET_HTML: dict[tuple, str] = {}
+_WIDGET_HTML_LIMIT = 512
+
+
+class _RememberedBoundField(BoundField):
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        if widget is not None or attrs or only_initial or self.form.is_bound:
+            return super().as_widget(widget, attrs, only_initial)
+        widget = self.field.widget
+        key = (
+            type(widget),
+            self.html_name,
+            self.auto_id,
+            repr(self.value()),
+            repr(self.build_widget_attrs({}, widget)),
+            repr(widget.attrs),
+            repr(getattr(widget, "choices", None)),
+            widget.is_required,
+            self.field.localize,
+            self.form.renderer,
+        )
+        html = _WIDGET_HTML.get(key)
+        if html is None:
+            html = super().as_widget()
+            if len(_WIDGET_HTML) >= _WIDGET_HTML_LIMIT:
+                _WIDGET_HTML.clear()
+            _WIDGET_HTML[key] = html
+        return html
+
+
 class GenerationForm(forms.Form):
+    bound_field_class = _RememberedBoundField
+
     prompt = forms.CharField(
         label="Prompt",
         max_length=protocol.MAX_PROMPT_CHARS,

@@ -191,11 +191,13 @@ class ImageQuerySet(models.QuerySet):
     def tagged(self, name: str) -> ImageQuerySet:
         return self.filter(tags__name__iexact=name)
 
-    def search(self, query: str, *, whole: bool = False) -> ImageQuerySet:
+    def search(self, query: str, *, whole: bool = False, counting: bool = False) -> ImageQuerySet:
         """Images whose prompt, revised prompt or tags hold every word of ``query`` as a word
         prefix, through the database's full-text index (see ``gallery.search``). ``whole``:
         every match is wanted (bulk actions, ZIPs), not a page."""
-        return search.filter_images(self, query, owner_id=self._search_owner_id, whole=whole)
+        return search.filter_images(
+            self, query, owner_id=self._search_owner_id, whole=whole, counting=counting
+        )
 
 
 def image_upload_to(instance: Image, filename: str) -> str:

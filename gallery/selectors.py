@@ -62,6 +62,7 @@ def image_list(
     board: Board | None = None,
     order: str = NEWEST,
     whole: bool = False,
+    counting: bool = False,
 ) -> QuerySet[Image]:
     """The owner's visible images matching every filter, in a total order (created_at, id).
 
@@ -79,7 +80,7 @@ def image_list(
     if board is not None:
         images = images.filter(board_entries__board=board)
     if query:
-        images = images.search(query, whole=whole)
+        images = images.search(query, whole=whole, counting=counting)
     if order == NEWEST:
         return images.order_by("-created_at", "-id")
     return images.order_by("created_at", "id")
@@ -108,6 +109,14 @@ def image_count_capped(
         floor = search.count_floor(Image.objects.db, query, owner_id=owner.pk)
         if floor is not None and floor > cap:
             return cap, True
+    if query and search.filters_lead(query):
+        # ``tag:`` or dates: the filters lead a count in no order, the matches a set (a walk
+        # in the listing's order tests many rows per match when the filters are narrow).
+        images = image_list(
+            owner=owner, tag=tag, query=query, favourites=favourites, board=board, counting=True
+        )
+        total = images.order_by().values("pk")[: cap + 1].count()
+        return min(total, cap), total > cap
     images = image_list(owner=owner, tag=tag, query=query, favourites=favourites, board=board)
     # Sliced with its order kept: the walk stops at cap + 1 rows (without the order, SQLite
     # may first build every match of a common word).

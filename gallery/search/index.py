@@ -429,3 +429,26 @@ def tables_for(apps) -> Tables:
     tagged = apps.get_model("gallery", "TaggedImage")
     tag = tagged._meta.get_field("tag").related_model
     return Tables(image=image._meta.db_table, tagged=tagged._meta.db_table, tag=tag._meta.db_table)
+
+
+# FTS5 pages merged per call of ``tidy``: bounded work (a fraction of a second) that holds the
+# write lock briefly, repeated each housekeeping round until the index is one b-tree again.
+MERGE_PAGES = 1_000
+
+
+def tidy(connection: BaseDatabaseWrapper, *, pages: int = MERGE_PAGES) -> bool:
+    """Merge some of the index's segments (SQLite FTS5): every write adds a small segment, and
+    a query reads each, so a library written to image by image is searched slower than one
+    just rebuilt. Returns whether there was work to do. PostgreSQL's GIN index is kept by
+    autovacuum (its pending list is merged on VACUUM): nothing to do here."""
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT total_changes()")
+        before = cursor.fetchone()[0]
+        # A negative N: merge about N pages, segments of every level together, so that rounds
+        # end in one b-tree (what 'optimize' makes at once, holding the lock for seconds).
+        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('merge', %s)", [-pages])
+        cursor.execute("SELECT total_changes()")
+        # FTS5 counts two changes or more when it merged anything.
+        return cursor.fetchone()[0] - before >= 2

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .. import search
 from ..models import Image
 from .events import events_prune
 from .files import files_sweep
@@ -52,6 +54,7 @@ def maintenance_run(*, now=None) -> dict[str, int]:
     report["files"] = files_sweep(now=now)
     report["trash"] = trash_purge(now=now)
     report["events"] = events_prune()
+    report["search_index"] = int(search.tidy(connections[Image.objects.db]))
     if cache.add("novisurf:strays-sweep", 1, STRAY_SWEEP_EVERY):
         report["strays"] = strays_sweep(now=now)
         # Other apps' housekeeping (the API's results folder), named in settings: the gallery

@@ -321,6 +321,21 @@ def test_rebuild_command_restores_a_lost_index(user, library):
     assert found(user, library, "obst") == {"apples"}
 
 
+def test_housekeeping_merges_the_index_and_search_finds_the_same(user, library):
+    for n in range(30):  # each write its own small segment
+        make_image(user, f"harbour {n}")
+    rounds = 0
+    while search.tidy(connection, pages=1) and rounds < 1_000:
+        rounds += 1
+    assert not search.tidy(connection)
+    if connection.vendor == "sqlite":
+        assert rounds > 0
+    assert found(user, library, "moun") == {"mountains"}
+    assert selectors.image_count_capped(owner=user, query="harbour") == (30, False)
+    services.maintenance_run()
+    assert found(user, library, "obst") == {"apples"}
+
+
 # -- operators: -word, "a phrase", OR, tag:, model:, before:/after: ---------------------------------
 
 
@@ -403,6 +418,15 @@ OPERATOR_SEARCHES = [
 @pytest.mark.parametrize(("query", "expected"), OPERATOR_SEARCHES)
 def test_operators_find_the_same_on_every_database(user, animals, plan, query, expected):
     assert found(user, animals, query) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), OPERATOR_SEARCHES)
+def test_operators_count_what_they_find(user, animals, plan, query, expected):
+    # A count of tag:/date queries has a plan of its own (the filters lead, in no order).
+    assert selectors.image_count_capped(owner=user, query=query) == (len(expected), False)
+    names = {image.pk: name for name, image in animals.items()}
+    counted = selectors.image_list(owner=user, query=query, counting=True)
+    assert {names[image.pk] for image in counted} == expected
 
 
 @pytest.mark.parametrize(
