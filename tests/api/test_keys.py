@@ -71,6 +71,18 @@ def test_each_key_is_different(user):
 
 
 @pytest.mark.django_db
+def test_createapikey_service_marks_the_gallerys_own_key(user):
+    """A deployment makes the gallery's key with --service: its answers are not kept a second
+    time (the gallery stores them) and the key does not count against the person's key cap."""
+    out, _ = create_key("alice", "--name", "gallery", "--service")
+    raw_key = out.strip().splitlines()[-1]
+    assert raw_key.startswith("dkai_")
+    assert ApiKey.objects.get().is_service
+    create_key("alice", "--name", "script")
+    assert not ApiKey.objects.get(name="script").is_service
+
+
+@pytest.mark.django_db
 def test_createapikey_unknown_user():
     with pytest.raises(CommandError, match="nobody"):
         create_key("nobody", "--name", "x")

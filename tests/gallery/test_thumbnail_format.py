@@ -24,6 +24,8 @@ def test_one_table_names_every_format():
         assert imaging.ALLOWED_FORMATS[image_format.pillow] == image_format.extension
 
 
+# Served from disk: on S3 the thumbnail is a redirect to the bucket, which the bucket serves.
+@pytest.mark.filesystem
 def test_a_stored_image_records_its_thumbnails_format(client, user):
     image = make_images(user, 1)[0]
     assert image.thumbnail_format == protocol.THUMBNAIL_FORMAT.name

@@ -121,7 +121,9 @@ def test_two_web_two_workers_one_killed(settings, tmp_path, capsys):
             }
             deployed.manage("createsuperuser", "--noinput")
         deployed.env = env
-        api_key = deployed.manage("createapikey", USERS[0], "--name", "gallery").splitlines()[-1]
+        api_key = deployed.manage(
+            "createapikey", USERS[0], "--name", "gallery", "--service"
+        ).splitlines()[-1]
         deployed.env = env = {**env, "NOVISURF_API_KEY": api_key}
         for port in ports:
             deployed.start_web(port)
