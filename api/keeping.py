@@ -53,6 +53,16 @@ def answer_keeps(*, api_key: ApiKey) -> bool:
     )
 
 
+def _made_for_the_gallery(request: GenerationRequest) -> bool:
+    """The gallery names the person it generates for in the ``user`` field (``novisurf:ID``)
+    and stores the images itself: a gallery key made without ``--service`` must not keep them
+    a second time. A client that sends such a ``user`` only opts its own images out."""
+    from .services import SERVICE_USER  # services import this module
+
+    user = request.options.get("user")
+    return isinstance(user, str) and SERVICE_USER.fullmatch(user) is not None
+
+
 def answer_hand_off(
     *,
     api_key: ApiKey,
@@ -63,7 +73,7 @@ def answer_hand_off(
     cost,
 ) -> None:
     """Announce an answer's images for keeping; never raises."""
-    if not images or not answer_keeps(api_key=api_key):
+    if not images or not answer_keeps(api_key=api_key) or _made_for_the_gallery(request):
         return
     try:
         answered = keeping.AnsweredImages(

@@ -198,6 +198,22 @@ def test_the_gallerys_own_key_is_not_kept_twice(endpoint_url, user):
     assert run_keeping() == 0
 
 
+def test_the_gallerys_calls_are_not_kept_twice_even_with_a_plain_key(endpoint_url, user):
+    """A deployment whose gallery key was made without --service: the gallery's own calls
+    (which name their person in ``user``) are stored by the gallery, not kept again."""
+    _, plain = apikey_create(owner=user, name="gallery")
+    sdk = openai.OpenAI(base_url=endpoint_url, api_key=plain, max_retries=0)
+    sdk.images.generate(
+        prompt="the gallery's own",
+        model=PROCEDURAL_MODEL,
+        size="256x256",
+        user=f"novisurf:{user.pk}",
+    )
+    assert run_keeping() == 0
+    sdk.images.generate(prompt="a script's", model=PROCEDURAL_MODEL, size="256x256", user="bob")
+    assert run_keeping() == 1
+
+
 def _fail_originals(monkeypatch):
     """The storage (disk or S3) refuses the gallery's originals and thumbnails."""
     backend = type(storages["default"])
